@@ -1,0 +1,60 @@
+"""Object kinds: which quantities are reconstructed, their residual kinds and default inputs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["KindSpec", "KINDS", "kind_spec"]
+
+
+@dataclass(frozen=True)
+class KindSpec:
+    """What a model of one object kind reconstructs.
+
+    Arguments:
+        name: ``jet``, ``electron``, ``muon``, ``photon`` or ``met``.
+        quantities: reconstructed quantities in sampling order (the autoregressive order).
+        residuals: residual kind of each quantity (see :mod:`mlsmear.residuals`).
+        inputs: default truth inputs ``(field, transform)`` (see :mod:`mlsmear.transforms`).
+        has_efficiency: objects can be lost (category 0 of the first head); false for MET.
+        per_event: one object per event (MET) rather than a jagged collection.
+    """
+
+    name: str
+    quantities: tuple[str, ...]
+    residuals: tuple[str, ...]
+    inputs: tuple[tuple[str, str], ...]
+    has_efficiency: bool = True
+    per_event: bool = False
+
+
+_PARTICLE_INPUTS = (("pt", "quantile"), ("eta", "quantile"))
+_PARTICLE = (("pt", "eta", "phi"), ("log_ratio", "diff", "delta_phi"), _PARTICLE_INPUTS)
+
+KINDS: dict[str, KindSpec] = {
+    "jet": KindSpec(
+        "jet",
+        ("pt", "eta", "phi", "mass"),
+        ("log_ratio", "diff", "delta_phi", "diff_over_pt"),
+        (("pt", "quantile"), ("eta", "quantile"), ("mass", "quantile")),
+    ),
+    "electron": KindSpec("electron", *_PARTICLE),
+    "muon": KindSpec("muon", *_PARTICLE),
+    "photon": KindSpec("photon", *_PARTICLE),
+    "met": KindSpec(
+        "met",
+        ("pt", "phi"),
+        ("norm_diff", "delta_phi"),
+        (("pt", "quantile"), ("ht", "quantile"), ("njet", "quantile")),
+        has_efficiency=False,
+        per_event=True,
+    ),
+}
+
+
+def kind_spec(name: str) -> KindSpec:
+    """The :class:`KindSpec` called ``name``; ``ValueError`` listing the valid names otherwise."""
+    try:
+        return KINDS[name]
+    except KeyError:
+        raise ValueError(f"unknown object kind {name!r}; expected one of {list(KINDS)}") from None

@@ -1,0 +1,272 @@
+"""Models and bundles: the learnt detector for one object kind, and the set for one detector.
+
+A :class:`KindModel` holds the ordered quantities with their residual kinds and binnings, the
+input features with their stored transforms, the :class:`~mlsmear.network.SmearNet`, the reco
+thresholds applied after smearing and the model card (provenance, validation figures).
+
+On disk a model is two files side by side: ``<kind>.safetensors`` (network weights, binning and
+input knots) and ``<kind>.json`` (the model card, which records the SHA-256 of the tensor file).
+A :class:`Bundle` is a directory of such pairs, one per kind. Loading never executes code:
+pickle/``torch.save`` files are refused and every file is checked before use.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load as load_tensors
+from safetensors.torch import save as save_tensors
+
+from .binning import ResidualBinning
+from .kinds import kind_spec
+from .network import SmearNet
+from .transforms import InputFeature, input_matrix
+
+__all__ = ["KindModel", "Bundle", "ModelFileError", "FORMAT", "FORMAT_VERSION"]
+
+FORMAT = "mlsmear-model"
+FORMAT_VERSION = 1
+_PICKLE_MAGIC = (b"\x80", b"PK\x03\x04")  # pickle protocol ≥ 2, torch.save zip archive
+
+
+class ModelFileError(ValueError):
+    """A model file is missing, corrupt, mismatched or of a refused kind (pickle)."""
+
+
+@dataclass
+class KindModel:
+    """The learnt detector response for one object kind.
+
+    Arguments:
+        kind: ``jet``, ``electron``, ``muon``, ``photon`` or ``met``.
+        inputs: truth input features, in network column order.
+        binnings: one residual binning per quantity of the kind, in sampling order.
+        net: the classifier network.
+        thresholds: cuts applied to the smeared objects: ``pt_min`` (GeV), ``abs_eta_max``.
+        card: free-form provenance and validation figures recorded in the model card.
+    """
+
+    kind: str
+    inputs: list[InputFeature]
+    binnings: list[ResidualBinning]
+    net: SmearNet
+    thresholds: dict[str, float] = field(default_factory=dict)
+    card: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        spec = kind_spec(self.kind)
+        if len(self.binnings) != len(spec.quantities):
+            raise ModelFileError(
+                f"{self.kind} model needs {len(spec.quantities)} binnings "
+                f"({', '.join(spec.quantities)}), got {len(self.binnings)}"
+            )
+        n_columns = sum(f.n_columns for f in self.inputs)
+        if n_columns != self.net.n_inputs or self.net.n_quantities != len(spec.quantities):
+            raise ModelFileError(
+                f"{self.kind} model: network expects {self.net.n_inputs} inputs and "
+                f"{self.net.n_quantities} quantities, features give {n_columns} and the kind "
+                f"has {len(spec.quantities)}"
+            )
+        unknown = set(self.thresholds) - {"pt_min", "abs_eta_max"}
+        if unknown:
+            raise ModelFileError(
+                f"unknown thresholds {sorted(unknown)}; valid: pt_min, abs_eta_max"
+            )
+        self.net.eval()
+
+    @property
+    def spec(self):
+        """The :class:`~mlsmear.kinds.KindSpec` of this model."""
+        return kind_spec(self.kind)
+
+    def features(self, truth: Mapping[str, np.ndarray]) -> np.ndarray:
+        """Network input matrix ``(n, n_inputs)`` float32 from flat truth columns."""
+        return input_matrix(self.inputs, truth)
+
+    @property
+    def input_fields(self) -> list[str]:
+        """Truth fields the model reads (its inputs plus the truth values of its quantities)."""
+        names = [f.name for f in self.inputs] + list(self.spec.quantities)
+        return list(dict.fromkeys(names))
+
+    def __repr__(self) -> str:
+        inputs = ", ".join(f"{f.name}:{f.transform}" for f in self.inputs)
+        return f"KindModel(kind={self.kind!r}, inputs=[{inputs}], net={self.net.config()})"
+
+    # -- serialisation -------------------------------------------------------------------------
+
+    def tensors(self) -> dict[str, torch.Tensor]:
+        """Every array of the model, named, for safetensors."""
+        out = {f"net.{k}": v.detach().cpu().contiguous() for k, v in self.net.state_dict().items()}
+        for name, binning in zip(self.spec.quantities, self.binnings, strict=True):
+            out[f"binning.{name}.knots"] = torch.from_numpy(binning.knots.copy())
+        for feature in self.inputs:
+            out[f"input.{feature.name}.knots"] = torch.from_numpy(feature.knots.copy())
+        return out
+
+    def card_dict(self, sha256: str) -> dict[str, Any]:
+        """The JSON model card."""
+        return {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "kind": self.kind,
+            "quantities": [
+                {"name": q, "residual": r, "binning": b.to_config()}
+                for q, r, b in zip(
+                    self.spec.quantities, self.spec.residuals, self.binnings, strict=True
+                )
+            ],
+            "inputs": [f.to_config() for f in self.inputs],
+            "network": self.net.config(),
+            "thresholds": self.thresholds,
+            "tensors_sha256": sha256,
+            **self.card,
+        }
+
+    def save(self, directory: str | Path) -> Path:
+        """Write ``<kind>.safetensors`` and ``<kind>.json`` into ``directory``; returns the card."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        blob = save_tensors(self.tensors())
+        (directory / f"{self.kind}.safetensors").write_bytes(blob)
+        card = self.card_dict(hashlib.sha256(blob).hexdigest())
+        path = directory / f"{self.kind}.json"
+        path.write_text(json.dumps(card, indent=1) + "\n")
+        return path
+
+    @classmethod
+    def load(cls, card_path: str | Path) -> KindModel:
+        """Load a model from its JSON card (the tensor file sits beside it)."""
+        card_path = Path(card_path)
+        card = _read_card(card_path)
+        blob = _read_bytes(card_path.with_suffix(".safetensors"))
+        if hashlib.sha256(blob).hexdigest() != card.get("tensors_sha256"):
+            raise ModelFileError(
+                f"{card_path.with_suffix('.safetensors')} does not belong to {card_path} "
+                "(SHA-256 mismatch): the files are mismatched or the tensor file is corrupt"
+            )
+        try:
+            tensors = load_tensors(blob)
+        except SafetensorError as err:
+            raise ModelFileError(f"corrupt tensor file beside {card_path}: {err}") from err
+        return cls._from_card(card, tensors, card_path)
+
+    @classmethod
+    def _from_card(cls, card: dict, tensors: dict[str, torch.Tensor], where: Path) -> KindModel:
+        try:
+            kind = card["kind"]
+            spec = kind_spec(kind)
+            quantities = [q["name"] for q in card["quantities"]]
+            if quantities != list(spec.quantities):
+                raise ModelFileError(f"{where}: quantities {quantities} != {list(spec.quantities)}")
+            binnings = [
+                ResidualBinning(
+                    tensors[f"binning.{q['name']}.knots"].numpy(),
+                    n_bins=q["binning"]["n_bins"], tail_lo=q["binning"]["tail_lo"],
+                    tail_hi=q["binning"]["tail_hi"], clip=q["binning"]["clip"],
+                )
+                for q in card["quantities"]
+            ]
+            inputs = [
+                InputFeature(f["name"], f["transform"], tensors[f"input.{f['name']}.knots"].numpy())
+                for f in card["inputs"]
+            ]
+            net = SmearNet(**{**card["network"], "trunk": tuple(card["network"]["trunk"])})
+            state = {k[4:]: v for k, v in tensors.items() if k.startswith("net.")}
+            net.load_state_dict(state, strict=True)
+        except (KeyError, TypeError, RuntimeError) as err:
+            raise ModelFileError(f"{where}: model card and tensors do not fit: {err}") from err
+        extra = {k: v for k, v in card.items() if k not in _CARD_KEYS}
+        return cls(kind, inputs, binnings, net, dict(card.get("thresholds", {})), extra)
+
+
+_CARD_KEYS = {
+    "format", "format_version", "kind", "quantities", "inputs", "network", "thresholds",
+    "tensors_sha256",
+}
+
+
+def _read_bytes(path: Path) -> bytes:
+    if not path.is_file():
+        raise ModelFileError(f"model file {path} not found")
+    blob = path.read_bytes()
+    if blob.startswith(_PICKLE_MAGIC):
+        raise ModelFileError(
+            f"{path} is a pickle/torch.save file: refused, model files never execute code "
+            "(mlsmear models are safetensors + JSON)"
+        )
+    return blob
+
+
+def _read_card(path: Path) -> dict:
+    blob = _read_bytes(path)
+    if path.suffix != ".json":
+        raise ModelFileError(
+            f"{path}: expected a model card (.json) beside its .safetensors, or a bundle directory"
+        )
+    try:
+        card = json.loads(blob)
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ModelFileError(f"{path} is not a valid JSON model card: {err}") from err
+    if not isinstance(card, dict) or card.get("format") != FORMAT:
+        raise ModelFileError(f"{path} is not an mlsmear model card (format != {FORMAT!r})")
+    if card.get("format_version") != FORMAT_VERSION:
+        raise ModelFileError(
+            f"{path}: model format version {card.get('format_version')} is not supported "
+            f"(this mlsmear reads version {FORMAT_VERSION})"
+        )
+    return card
+
+
+@dataclass
+class Bundle(Mapping[str, KindModel]):
+    """The models of one detector, by kind (``bundle["jet"]``).
+
+    Arguments:
+        name: the bundle's name (e.g. ``atlas-like``).
+        models: models by kind.
+    """
+
+    name: str
+    models: dict[str, KindModel]
+
+    def __getitem__(self, kind: str) -> KindModel:
+        try:
+            return self.models[kind]
+        except KeyError:
+            raise KeyError(
+                f"bundle {self.name!r} has no {kind!r} model; it has {sorted(self.models)}"
+            ) from None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.models)
+
+    def __len__(self) -> int:
+        return len(self.models)
+
+    def save(self, directory: str | Path) -> Path:
+        """Write every model of the bundle into ``directory``."""
+        for model in self.models.values():
+            model.save(directory)
+        return Path(directory)
+
+    @classmethod
+    def load(cls, directory: str | Path) -> Bundle:
+        """Load every ``<kind>.json`` model card in ``directory``."""
+        directory = Path(directory)
+        cards = sorted(p for p in directory.glob("*.json") if p.stem in _KIND_NAMES)
+        if not cards:
+            raise ModelFileError(f"{directory} holds no model cards (<kind>.json)")
+        return cls(directory.name, {p.stem: KindModel.load(p) for p in cards})
+
+
+_KIND_NAMES = ("jet", "electron", "muon", "photon", "met")
+

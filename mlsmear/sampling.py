@@ -1,0 +1,87 @@
+"""Categorical sampling of residual categories with counter-based uniforms (numba CPU, torch).
+
+For each object, draw 0 of a quantity picks the category by inverse CDF over the 101
+probabilities (accumulated in float64); draw 1 is the uniform position inside the chosen bin.
+The result is the object's CDF position ``(category − 1 + u) / n_bins`` in [0, 1), or −1 when
+category 0 ("not reconstructed") was drawn. Heads that may not lose the object sample only
+categories 1–100 (category 0's probability is removed and the rest renormalised).
+
+Both implementations use the same uniforms (:mod:`mlsmear.counter_random`) and the same rule, so
+CPU and GPU agree except where float rounding moves a category boundary across a uniform.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+import torch
+
+from .counter_random import object_uniforms_torch, uniform_nb
+
+__all__ = ["sample_positions", "sample_positions_torch", "LOST"]
+
+#: Position value marking a lost (not reconstructed) object.
+LOST = -1.0
+
+
+@numba.njit(cache=True, nogil=True)
+def _sample_positions_nb(probs, keys, index, quantity, allow_lost, out):
+    n, n_cat = probs.shape
+    n_bins = n_cat - 1
+    q = np.uint64(quantity)
+    for i in range(n):
+        total = 0.0
+        for c in range(n_cat):
+            total += np.float64(probs[i, c])
+        p0 = np.float64(probs[i, 0])
+        u = uniform_nb(keys[i], index[i], q, np.uint64(0))
+        start = 0 if allow_lost else 1
+        target = u * total if allow_lost else p0 + u * (total - p0)
+        cum = 0.0 if allow_lost else p0
+        chosen = n_cat - 1
+        for c in range(start, n_cat):
+            cum += np.float64(probs[i, c])
+            if cum > target:
+                chosen = c
+                break
+        if chosen == 0:
+            out[i] = -1.0
+        else:
+            v = uniform_nb(keys[i], index[i], q, np.uint64(1))
+            out[i] = (chosen - 1 + v) / n_bins
+
+
+def sample_positions(
+    probs: np.ndarray, keys: np.ndarray, index: np.ndarray, quantity: int, allow_lost: bool
+) -> np.ndarray:
+    """CDF positions (or :data:`LOST`) from a ``(n, 101)`` float32 probability matrix (numba).
+
+    Arguments:
+        probs: softmax outputs of one head.
+        keys: event key of each object (``uint64``, see :func:`~mlsmear.counter_random.event_keys`).
+        index: index of each object in its event (``uint64``/``int64``).
+        quantity: index of the quantity (head) in the model's sampling order.
+        allow_lost: category 0 may be drawn (the efficiency decision, head 0 only).
+    """
+    out = np.empty(probs.shape[0], dtype=np.float64)
+    _sample_positions_nb(
+        np.ascontiguousarray(probs), keys, index.view(np.uint64), quantity, allow_lost, out
+    )
+    return out
+
+
+def sample_positions_torch(
+    probs: torch.Tensor, keys: torch.Tensor, index: torch.Tensor, quantity: int, allow_lost: bool
+) -> torch.Tensor:
+    """Same rule as :func:`sample_positions`, in torch on ``probs.device`` (for CUDA)."""
+    n_bins = probs.shape[1] - 1
+    cum = probs.to(torch.float64).cumsum(dim=1)
+    total, p0 = cum[:, -1], cum[:, 0]
+    u = object_uniforms_torch(keys, index, quantity, 0)
+    target = u * total if allow_lost else p0 + u * (total - p0)
+    chosen = torch.searchsorted(cum, target[:, None], right=True)[:, 0].clamp(max=n_bins)
+    if not allow_lost:
+        chosen = chosen.clamp(min=1)
+    v = object_uniforms_torch(keys, index, quantity, 1)
+    positions = ((chosen - 1).to(torch.float64) + v) / n_bins
+    return torch.where(chosen == 0, torch.full_like(positions, LOST), positions)
