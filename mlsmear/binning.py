@@ -41,9 +41,11 @@ def values_from_positions(
     w = s - j
     v = knots[j] + w * (knots[j + 1] - knots[j])
     if tail_lo > 0:
-        v = xp.where(j == 0, knots[1] + tail_lo * xp.log(w.clip(min=_TINY)), v)
+        low = j == 0
+        v[low] = knots[1] + tail_lo * xp.log(w[low].clip(min=_TINY))
     if tail_hi > 0:
-        v = xp.where(j == n_seg - 1, knots[-2] - tail_hi * xp.log((1 - w).clip(min=_TINY)), v)
+        high = j == n_seg - 1
+        v[high] = knots[-2] - tail_hi * xp.log((1 - w[high]).clip(min=_TINY))
     return v
 
 

@@ -62,7 +62,7 @@ def sample_residuals(
     net, n, n_q = model.net.to(device), x.shape[0], model.net.n_quantities
     allow_lost = model.spec.has_efficiency
     residuals = np.full((n, n_q), np.nan)
-    knots = [torch.from_numpy(b.knots).to(device) for b in model.binnings]
+    knots = [torch.from_numpy(b.knots).to(device) for b in model.binnings]  # torch sampler only
     index = np.ascontiguousarray(index, dtype=np.int64)
     with torch.inference_mode():
         for start in range(0, n, batch_size):
@@ -86,14 +86,13 @@ def sample_residuals(
                     )
             lost = positions[:, 0] == LOST
             positions[lost] = 0.5
-            values = torch.stack(
-                [
-                    values_from_positions(positions[:, k], knots[k], b.tail_lo, b.tail_hi,
-                                          torch, _long)
-                    for k, b in enumerate(model.binnings)
-                ],
-                dim=1,
-            )
-            values[lost] = torch.nan
-            residuals[start:stop] = values.cpu().numpy()
+            for k, b in enumerate(model.binnings):
+                if sampler == "torch":
+                    values = values_from_positions(
+                        positions[:, k], knots[k], b.tail_lo, b.tail_hi, torch, _long
+                    ).cpu().numpy()
+                else:
+                    values = b.values(positions[:, k].numpy())
+                residuals[start:stop, k] = values
+            residuals[start:stop][lost.cpu().numpy()] = np.nan
     return ~np.isnan(residuals[:, 0]), residuals

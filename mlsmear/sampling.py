@@ -24,12 +24,12 @@ __all__ = ["sample_positions", "sample_positions_torch", "LOST"]
 LOST = -1.0
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, parallel=True)
 def _sample_positions_nb(probs, keys, index, quantity, allow_lost, out):
     n, n_cat = probs.shape
     n_bins = n_cat - 1
     q = np.uint64(quantity)
-    for i in range(n):
+    for i in numba.prange(n):
         total = 0.0
         for c in range(n_cat):
             total += np.float64(probs[i, c])

@@ -1,0 +1,123 @@
+"""End-to-end ``smear()`` throughput against plain Gaussian smearing and the network's bare rate.
+
+Prints one JSON object. Every figure is measured in this run on the same truth jets:
+
+- ``objects_per_s``: ``mlsmear.smear`` jets/s, awkward in → awkward out, at the largest size;
+- ``gaussian_objects_per_s``: numpy Gaussian truth smearing of the same jets (awkward in → out);
+- ``compute_limit_objects_per_s``: the same network's forward pass alone (trunk + every head,
+  no sampling, no I/O) — the rate the matrix multiplications allow;
+- ``compute_limit_fraction``: ``objects_per_s / compute_limit_objects_per_s``;
+- ``by_size``: objects/s per input size.
+
+Usage: ``python benchmarks/smear_throughput.py [--model default] [--sizes 1000 ... 1000000]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+import warnings
+
+import awkward as ak
+import numpy as np
+import torch
+
+import mlsmear
+from mlsmear.engine import DEFAULT_BATCH_SIZE
+from mlsmear.synthetic import SyntheticDetector
+
+PER_EVENT = 10
+
+
+def truth_jets(n: int, seed: int = 1) -> ak.Array:
+    """``n`` truth jets (synthetic spectrum from 20 GeV) in events of 10."""
+    truth = SyntheticDetector().truth(n, np.random.default_rng(seed))
+    truth["hadronFlavour"] = np.zeros(n)
+    return ak.unflatten(ak.zip(truth), np.full(n // PER_EVENT, PER_EVENT))
+
+
+def gaussian_smear(jets: ak.Array, rng: np.random.Generator) -> ak.Array:
+    """The hand-written alternative: flat efficiency, Gaussian pT/η/φ/m smearing."""
+    counts = ak.to_numpy(ak.num(jets))
+    flat = {f: ak.to_numpy(ak.flatten(jets[f])) for f in ("pt", "eta", "phi", "mass")}
+    n = flat["pt"].size
+    pt = flat["pt"] * (1 + 0.1 * rng.standard_normal(n))
+    keep = (rng.random(n) < 0.95) & (pt > 20.0)
+    reco = {
+        "pt": pt, "eta": flat["eta"] + 0.01 * rng.standard_normal(n),
+        "phi": flat["phi"] + 0.01 * rng.standard_normal(n),
+        "mass": flat["mass"] * (1 + 0.1 * rng.standard_normal(n)),
+    }
+    event = np.repeat(np.arange(counts.size), counts)
+    out = ak.zip({k: v[keep] for k, v in reco.items()}, with_name="Momentum4D")
+    return ak.unflatten(out, np.bincount(event[keep], minlength=counts.size))
+
+
+def _rate(fn, n: int, repeat: int) -> float:
+    fn()  # warm-up (numba compilation, allocator)
+    best = min(_timed(fn) for _ in range(repeat))
+    return n / best
+
+
+def _timed(fn) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def compute_limit(model: mlsmear.KindModel, batch: int, n: int) -> float:
+    """Objects/s of the bare forward pass (trunk + all heads) in evaluation batches."""
+    net = model.net
+    x = torch.rand(batch, net.n_inputs)
+    previous = torch.rand(batch, net.n_quantities)
+
+    def forward() -> None:
+        with torch.inference_mode():
+            for _ in range(n // batch):
+                h = net.features(x)
+                for k in range(net.n_quantities):
+                    net.head_logits(k, h, previous)
+
+    return _rate(forward, (n // batch) * batch, repeat=3)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="default", help="bundle name/path (jet model used)")
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10_000, 100_000, 1_000_000])
+    parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE)
+    args = parser.parse_args()
+    loaded = mlsmear.load(args.model)
+    model = loaded if isinstance(loaded, mlsmear.KindModel) else loaded["jet"]
+    warnings.simplefilter("ignore", mlsmear.OutOfRangeWarning)
+    by_size = {}
+    for n in args.sizes:
+        jets = truth_jets(n)
+        by_size[n] = _rate(
+            lambda jets=jets: mlsmear.smear(
+                jets, model=model, seed=1, device="cpu", batch_size=args.batch_size
+            ),
+            n, repeat=3 if n < 1_000_000 else 1,
+        )
+    largest = max(args.sizes)
+    jets = truth_jets(largest)
+    rng = np.random.default_rng(0)
+    gaussian = _rate(lambda: gaussian_smear(jets, rng), largest, repeat=3)
+    limit = compute_limit(model, args.batch_size, min(largest, 200_000))
+    result = {
+        "model": str(args.model),
+        "network": model.net.config(),
+        "threads": torch.get_num_threads(),
+        "objects_per_s": round(by_size[largest]),
+        "gaussian_objects_per_s": round(gaussian),
+        "gaussian_over_mlsmear": round(gaussian / by_size[largest], 2),
+        "compute_limit_objects_per_s": round(limit),
+        "compute_limit_fraction": round(by_size[largest] / limit, 3),
+        "by_size": {str(k): round(v) for k, v in by_size.items()},
+    }
+    print(json.dumps(result, indent=1))
+
+
+if __name__ == "__main__":
+    main()
