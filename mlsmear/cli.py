@@ -13,6 +13,7 @@ __all__ = ["main"]
 #: ``mlsmear --help`` works without the optional extras (pythia8mc, fastjet, ...).
 COMMANDS: tuple[tuple[str, str], ...] = (
     ("generate", "mlsmear.generate.command"),
+    ("train", "mlsmear.train_command"),
 )
 
 

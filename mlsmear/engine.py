@@ -7,14 +7,17 @@ Per batch: the trunk once, then each head in order; each head's probabilities ar
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 import torch
 
+from . import residuals as residual_kinds
 from .binning import values_from_positions
 from .model import KindModel
 from .sampling import LOST, sample_positions, sample_positions_torch
 
-__all__ = ["sample_residuals", "resolve_device", "DEFAULT_BATCH_SIZE"]
+__all__ = ["sample_residuals", "sample_reco", "resolve_device", "DEFAULT_BATCH_SIZE"]
 
 DEFAULT_BATCH_SIZE = 8192
 
@@ -96,3 +99,35 @@ def sample_residuals(
                 residuals[start:stop, k] = values
             residuals[start:stop][lost.cpu().numpy()] = np.nan
     return ~np.isnan(residuals[:, 0]), residuals
+
+
+def sample_reco(
+    model: KindModel,
+    truth: Mapping[str, np.ndarray],
+    keys: np.ndarray,
+    index: np.ndarray,
+    *,
+    device: str | torch.device = "cpu",
+    batch_size: int = DEFAULT_BATCH_SIZE,
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Reco values of flat truth objects (no thresholds, no ordering): the columnar core.
+
+    Arguments:
+        model: the kind's model.
+        truth: flat truth columns by field (``pt`` GeV, ``eta``, ``phi``, ``mass``, extras).
+        keys: event key of each object (``uint64``, :func:`~mlsmear.counter_random.event_keys`).
+        index: index of each object in its event.
+        device, batch_size: as for :func:`mlsmear.smear`.
+
+    Returns:
+        ``(reconstructed, reco)``: bool per object and reco columns by quantity (NaN if lost).
+    """
+    reconstructed, r = sample_residuals(
+        model, model.features(truth), keys, index, device=device, batch_size=batch_size
+    )
+    spec = model.spec
+    reco = {
+        q: residual_kinds.apply(kind_r, truth[q], r[:, k], truth["pt"])
+        for k, (q, kind_r) in enumerate(zip(spec.quantities, spec.residuals, strict=True))
+    }
+    return reconstructed, reco

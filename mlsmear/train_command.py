@@ -1,0 +1,120 @@
+"""The ``mlsmear train`` sub-command: pairs (or NanoAOD / Delphes files) → a model of one kind."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+from .kinds import KINDS, kind_spec
+from .training import TrainConfig, fit_model
+
+__all__ = ["register", "run", "columns_from_pairs", "default_inputs"]
+
+#: Extra pairs columns used as network inputs when present: (column, field, transform).
+_EXTRA_INPUTS = {"jet": (("truth_hadronFlavour", "hadronFlavour", "onehot"),)}
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``train`` sub-command to the ``mlsmear`` parser."""
+    parser = subparsers.add_parser(
+        "train", help="train the model of one object kind from truth <-> reco pairs",
+        description=__doc__,
+    )
+    parser.add_argument(
+        "--pairs", nargs="+", required=True,
+        help="pairs directories from `mlsmear generate`, NanoAOD or Delphes ROOT files",
+    )
+    parser.add_argument("--kind", required=True, choices=list(KINDS))
+    parser.add_argument("--output", required=True, help="bundle directory (writes <kind>.*)")
+    defaults = TrainConfig()
+    parser.add_argument("--epochs", type=int, default=defaults.epochs)
+    parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
+    parser.add_argument("--learning-rate", type=float, default=defaults.learning_rate)
+    parser.add_argument("--trunk", type=int, nargs="+", default=list(defaults.trunk))
+    parser.add_argument("--head", type=int, default=defaults.head)
+    parser.add_argument("--patience", type=int, default=defaults.patience)
+    parser.add_argument("--seed", type=int, default=defaults.seed)
+    parser.add_argument("--binning", choices=["quantile", "clipped"], default=defaults.binning)
+    parser.add_argument(
+        "--independent", action="store_true",
+        help="independent heads (the paper's baseline) instead of autoregressive ones",
+    )
+    parser.add_argument("--max-objects", type=int, help="use at most this many rows")
+    parser.add_argument(
+        "--pt-min", type=float,
+        help="reco pT threshold (GeV) applied after smearing; default: the lowest matched reco pT",
+    )
+    parser.add_argument("--no-progress", action="store_true")
+    parser.set_defaults(func=run)
+
+
+def columns_from_pairs(
+    kind: str, table: pa.Table
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], np.ndarray]:
+    """Flat truth columns (by field), reco columns (by quantity) and the matched flags."""
+    spec = kind_spec(kind)
+    fields = [f for f, _ in spec.inputs] + list(spec.quantities)
+    fields += [field for _, field, _ in _EXTRA_INPUTS.get(kind, ())]
+    names = set(table.column_names)
+    truth = {
+        f: table.column(f"truth_{f}").to_numpy().astype(np.float64)
+        for f in dict.fromkeys(fields) if f"truth_{f}" in names
+    }
+    reco = {
+        q: table.column(f"reco_{q}").to_numpy(zero_copy_only=False).astype(np.float64)
+        for q in spec.quantities
+    }
+    if "matched" not in names:  # MET: always reconstructed
+        return truth, reco, np.ones(len(table), dtype=bool)
+    return truth, reco, table.column("matched").to_numpy().astype(bool)
+
+
+def default_inputs(kind: str, truth: Mapping[str, np.ndarray]) -> list[tuple[str, str]]:
+    """The kind's default inputs plus the extras the pairs carry (e.g. jet hadron flavour)."""
+    extras = [(f, t) for _, f, t in _EXTRA_INPUTS.get(kind, ()) if f in truth]
+    return [*kind_spec(kind).inputs, *extras]
+
+
+def _provenance(sources: list[str], n_rows: int) -> dict:
+    provenance = []
+    for source in sources:
+        meta_path = Path(source) / "meta.json"
+        meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
+        provenance.append({"source": str(source), **meta})
+    return {"training": {"data": provenance, "rows": n_rows}}
+
+
+def run(args: argparse.Namespace) -> int:
+    """Train and save; prints where the model card went."""
+    from .readers import pairs_from_source  # uproot/pyarrow readers load only when used
+
+    tables = pairs_from_source(args.pairs if len(args.pairs) > 1 else args.pairs[0])
+    if args.kind not in tables:
+        raise ValueError(f"the sources hold no {args.kind} pairs (they have {sorted(tables)})")
+    table = tables[args.kind]
+    if args.max_objects and len(table) > args.max_objects:
+        table = table.slice(0, args.max_objects)
+    truth, reco, matched = columns_from_pairs(args.kind, table)
+    thresholds = {}
+    if kind_spec(args.kind).has_efficiency:
+        lowest = float(np.floor(np.min(reco["pt"][matched]))) if matched.any() else 0.0
+        thresholds["pt_min"] = args.pt_min if args.pt_min is not None else lowest
+    config = TrainConfig(
+        trunk=tuple(args.trunk), head=args.head, autoregressive=not args.independent,
+        binning=args.binning, epochs=args.epochs, batch_size=args.batch_size,
+        learning_rate=args.learning_rate, patience=args.patience, seed=args.seed,
+        progress=not args.no_progress,
+    )
+    model = fit_model(
+        args.kind, truth, reco, matched, inputs=default_inputs(args.kind, truth),
+        thresholds=thresholds, config=config, card=_provenance(list(args.pairs), len(table)),
+    )
+    path = model.save(args.output)
+    print(f"wrote {path} ({model.card['training']['seconds']} s, best epoch "
+          f"{model.card['training']['best_epoch']})")
+    return 0
