@@ -1,0 +1,203 @@
+"""Pythia 8 processes (pp, 13 TeV) and batches of events as columnar particle records.
+
+Events come out of Pythia's batch interface ``Pythia.nextBatch`` (C++ fills an awkward array of
+whole events; no Python loop per particle or per event) and are converted to a generator
+*record*: a :class:`~mlsmear.refdet.Collection` with one row per record entry and the columns
+
+========== ==========================================================================
+``pid``      PDG id (int32)
+``mother1``  row of the first mother within the same event, -1 for none (int32)
+``final``    true for final-state (stable) particles
+``pt``       transverse momentum (GeV); ``eta``, ``phi``; ``mass`` (GeV)
+``charge``   electric charge in units of e (float64)
+========== ==========================================================================
+
+Long-lived hadrons (c tau > 10 mm: K0S, Lambda, ...) are kept stable, as in LHC simulation.
+
+A *process* is a list of (slice, fraction): each slice is one Pythia configuration, e.g. one
+pT-hat bin; events are split between slices in proportion to the fractions, and every slice is
+generated unweighted, so no event weights are needed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cache
+from types import ModuleType
+
+import awkward as ak
+import numpy as np
+
+from ..refdet.collection import Collection
+from ..refdet.kinematics import from_cartesian
+
+__all__ = [
+    "MIX",
+    "PROCESSES",
+    "PYTHIA_COMMON",
+    "PythiaGenerator",
+    "Slice",
+    "import_pythia",
+    "pythia_seed",
+]
+
+#: Settings shared by all processes.
+PYTHIA_COMMON = (
+    "Beams:eCM = 13000.",
+    "ParticleDecays:limitTau0 = on",
+    "ParticleDecays:tau0Max = 10.",
+    "Print:quiet = on",
+    "Next:numberCount = 0",
+    "Next:numberShowEvent = 0",
+    "Next:numberShowInfo = 0",
+    "Next:numberShowProcess = 0",
+    "Random:setSeed = on",
+)
+
+
+@dataclass(frozen=True)
+class Slice:
+    """One Pythia configuration of a process (e.g. one pT-hat bin)."""
+
+    name: str
+    settings: tuple[str, ...]
+
+
+def _pthat_bins(name: str, settings: tuple[str, ...], edges: Sequence[float]) -> tuple:
+    """Equal-fraction slices in pT-hat bins [edges[i], edges[i+1]); the last bin is open."""
+    bounds = list(zip(edges, [*edges[1:], None], strict=True))
+    slices = []
+    for lo, hi in bounds:
+        cut = (f"PhaseSpace:pTHatMin = {lo}",)
+        if hi is not None:
+            cut += (f"PhaseSpace:pTHatMax = {hi}",)
+        label = f"{name}_pthat{lo:g}" + (f"-{hi:g}" if hi is not None else "+")
+        slices.append((Slice(label, settings + cut), 1.0 / len(bounds)))
+    return tuple(slices)
+
+
+_TTBAR = ("Top:gg2ttbar = on", "Top:qqbar2ttbar = on")
+_PROMPT_PHOTON = ("PromptPhoton:all = on",)
+_QCD = ("HardQCD:all = on",)
+_W_JET = (
+    "WeakBosonAndParton:qqbar2Wg = on",
+    "WeakBosonAndParton:qg2Wq = on",
+    "24:onMode = off",
+    "24:onIfAny = 11 13 15",
+)
+_Z_JET = (
+    "WeakBosonAndParton:qqbar2gmZg = on",
+    "WeakBosonAndParton:qg2gmZq = on",
+    "WeakZ0:gmZmode = 2",
+    "23:onMode = off",
+)
+_BOSON_BINS = (10.0, 60.0, 200.0, 400.0, 700.0)
+
+#: Process name -> ((slice, fraction of the events), ...). Fractions sum to 1.
+PROCESSES: dict[str, tuple[tuple[Slice, float], ...]] = {
+    "ttbar": ((Slice("ttbar", _TTBAR), 1.0),),
+    "gammajets": _pthat_bins("gammajets", _PROMPT_PHOTON, (10.0, 40.0, 100.0, 250.0, 600.0)),
+    "qcd": _pthat_bins("qcd", _QCD, (15.0, 50.0, 150.0, 400.0, 900.0)),
+    "wjets": _pthat_bins("wjets", _W_JET, _BOSON_BINS),
+    "zjets": _pthat_bins("zjets", (*_Z_JET, "23:onIfAny = 11 13 15"), _BOSON_BINS),
+    "zvv": _pthat_bins("zvv", (*_Z_JET, "23:onIfAny = 12 14 16"), (10.0, 100.0, 300.0)),
+}
+
+#: Composition of the training ``mix`` (fraction of events per process). Together the slices
+#: cover jets 10 GeV - 2 TeV (QCD pT-hat bins up to 900+ GeV) and leptons / photons
+#: 10 GeV - 1 TeV (W/Z + jet and gamma + jet pT-hat bins up to 700+ / 600+ GeV).
+MIX: dict[str, float] = {
+    "ttbar": 0.25,
+    "gammajets": 0.20,
+    "qcd": 0.30,
+    "wjets": 0.10,
+    "zjets": 0.10,
+    "zvv": 0.05,
+}
+PROCESSES["mix"] = tuple(
+    (piece, share * fraction)
+    for process, share in MIX.items()
+    for piece, fraction in PROCESSES[process]
+)
+
+
+@cache
+def import_pythia() -> ModuleType:
+    """Import ``pythia8mc`` (an optional dependency) with a clear message when it is missing."""
+    try:
+        import pythia8mc
+    except ImportError as err:
+        raise ImportError(
+            'event generation needs Pythia 8 (pythia8mc==8.317.2): pip install "mlsmear[generate]"'
+        ) from err
+    return pythia8mc
+
+
+def pythia_seed(entropy: Sequence[int]) -> int:
+    """A Pythia seed (1 ... 900 000 000) derived from integers via numpy's SeedSequence."""
+    return int(np.random.SeedSequence(list(entropy)).generate_state(1)[0] % 900_000_000) + 1
+
+
+class PythiaGenerator:
+    """A Pythia 8 instance for one slice, initialised with a given seed.
+
+    Arguments:
+        settings: Pythia setting strings (added after :data:`PYTHIA_COMMON`).
+        seed: Pythia random seed, 1 ... 900 000 000.
+    """
+
+    def __init__(self, settings: Sequence[str], seed: int) -> None:
+        pythia8mc = import_pythia()
+        self._pythia = pythia8mc.Pythia("", False)
+        for line in (*PYTHIA_COMMON, f"Random:seed = {seed}", *settings):
+            if not self._pythia.readString(line):
+                raise ValueError(f"Pythia rejected the setting {line!r}")
+        if not self._pythia.init():
+            raise RuntimeError(f"Pythia initialisation failed for settings {list(settings)}")
+        self._charges: dict[int, float] = {}
+
+    def generate(self, n_events: int) -> Collection:
+        """Generate ``n_events`` events and return their record (see the module docstring)."""
+        batches = []
+        produced = 0
+        while produced < n_events:
+            batch = self._pythia.nextBatch(n_events - produced, "skip")
+            if len(batch) == 0:
+                raise RuntimeError("Pythia failed to generate any event")
+            batches.append(batch.prt)
+            produced += len(batch)
+        particles = batches[0] if len(batches) == 1 else ak.concatenate(batches)
+        return self._record(particles)
+
+    def _record(self, particles: ak.Array) -> Collection:
+        def flat(array: ak.Array) -> np.ndarray:
+            return ak.to_numpy(ak.flatten(array, axis=1))
+
+        pid = flat(particles.id).astype(np.int32)
+        mother1 = flat(particles.mother1).astype(np.int32)
+        momentum = particles.p
+        pt, eta, phi, _ = from_cartesian(*(flat(momentum[c]) for c in ("px", "py", "pz", "e")))
+        return Collection.from_counts(
+            ak.to_numpy(ak.num(particles.id, axis=1)),
+            {
+                "pid": pid,
+                # Pythia's entry 0 is the event as a whole: mother 0 means "no mother".
+                "mother1": np.where(mother1 > 0, mother1, -1).astype(np.int32),
+                "final": flat(particles.status) > 0,
+                "pt": pt,
+                "eta": eta,
+                "phi": phi,
+                "mass": flat(particles.m),
+                "charge": self._charge(pid),
+            },
+        )
+
+    def _charge(self, pid: np.ndarray) -> np.ndarray:
+        """Electric charge of each PDG id, from Pythia's particle data (cached per id)."""
+        ids, inverse = np.unique(pid, return_inverse=True)
+        data = self._pythia.particleData
+        for i in ids.tolist():
+            if i not in self._charges:
+                self._charges[i] = float(data.charge(i))
+        return np.asarray([self._charges[i] for i in ids.tolist()])[inverse]

@@ -1,0 +1,227 @@
+"""Truth objects from a generator record: GenJets, prompt e/mu/gamma, GenMET.
+
+Works on any record :class:`~mlsmear.refdet.Collection` with the columns ``pid``, ``mother1``
+(row of the first mother in the same event, -1 for none), ``final``, ``pt``, ``eta``, ``phi``,
+``mass`` and ``charge`` (Pythia batches, particle guns, Delphes ``Particle`` branches).
+
+Definitions (GeV):
+
+- **GenJets**: anti-kt R = 0.4 on all final-state particles except neutrinos (and the lightest
+  neutralino), pT > 10. ``hadronFlavour``: 5 / 4 / 0 when a weakly-decaying b / c hadron
+  (the last b or c hadron of its decay chain, pT > 5) lies within Delta R < 0.3 of the jet axis;
+  each hadron labels only its closest jet; b wins over c. ``dr_nearest``: Delta R to the closest
+  other GenJet (10 when the jet is alone).
+- **Prompt e / mu / gamma**: final-state particles with pT > 5 whose ancestry (first mothers) holds
+  no hadron other than the beams; leptons from a prompt tau count as prompt. ``iso``: summed pT of
+  the other visible final-state particles within Delta R < 0.4, divided by the object's pT.
+- **GenMET**: vector sum of the neutrinos' pT; ``ht``: scalar sum of the pT of GenJets with
+  pT > 20 (no eta cut); ``njet``: their number.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+from ..refdet.btag import label_flavour
+from ..refdet.collection import Collection
+from ..refdet.isolation import cone_sums
+from ..refdet.jets import cluster_jets
+from ..refdet.kinematics import delta_r2
+from ..refdet.met import transverse_sum
+
+__all__ = [
+    "FLAVOUR_DR",
+    "FLAVOUR_HADRON_PT_MIN",
+    "HT_JET_PT_MIN",
+    "INVISIBLE_PDG",
+    "OBJECT_PDG",
+    "TRUTH_ISO_DR",
+    "TRUTH_JET_PT_MIN",
+    "TRUTH_JET_R",
+    "TRUTH_OBJECT_PT_MIN",
+    "flavour_hadrons",
+    "gen_jets",
+    "gen_met",
+    "jet_activity",
+    "nearest_distance",
+    "prompt_objects",
+    "stable_particles",
+    "truth_objects",
+    "visible_particles",
+]
+
+TRUTH_JET_R = 0.4
+TRUTH_JET_PT_MIN = 10.0
+TRUTH_OBJECT_PT_MIN = 5.0
+TRUTH_ISO_DR = 0.4
+FLAVOUR_HADRON_PT_MIN = 5.0
+FLAVOUR_DR = 0.3
+HT_JET_PT_MIN = 20.0
+#: |PDG id| of particles no detector sees: neutrinos and the lightest neutralino.
+INVISIBLE_PDG = (12, 14, 16, 1000022)
+#: PDG id of the prompt truth object of each kind.
+OBJECT_PDG = {"electron": 11, "muon": 13, "photon": 22}
+_PARTICLE_COLUMNS = ("pt", "eta", "phi", "mass", "pid", "charge")
+
+
+@numba.njit(cache=True)
+def _is_hadron(pid):
+    """Meson or baryon: both of the last two quark digits of the PDG id are set."""
+    a = abs(pid)
+    return (a // 100) % 10 != 0 and (a // 10) % 10 != 0
+
+
+@numba.njit(cache=True)
+def _heavy_flavour(pid):
+    """5 for b hadrons, 4 for c hadrons (without b), 0 otherwise."""
+    if not _is_hadron(pid):
+        return 0
+    a = abs(pid)
+    quarks = ((a // 1000) % 10, (a // 100) % 10, (a // 10) % 10)
+    if 5 in quarks:
+        return 5
+    if 4 in quarks:
+        return 4
+    return 0
+
+
+@numba.njit(cache=True)
+def _from_hadron(offsets, event, rows, pid, mother1):
+    """True for rows with a non-beam hadron among their first-mother ancestors."""
+    out = np.zeros(len(rows), dtype=np.bool_)
+    for k in range(len(rows)):
+        start = offsets[event[rows[k]]]
+        j = mother1[rows[k]]
+        for _ in range(100_000):
+            if j < 0:
+                break
+            up = mother1[start + j]
+            if up >= 0 and _is_hadron(pid[start + j]):
+                out[k] = True
+                break
+            if up == j:
+                break
+            j = up
+    return out
+
+
+@numba.njit(cache=True)
+def _last_heavy(offsets, event, pid, mother1):
+    """Flavour (5 or 4) of the last b / c hadron of each decay chain, 0 for all other rows.
+
+    A heavy hadron is not the last one when a row whose first mother it is has its flavour.
+    """
+    flavour = np.zeros(len(pid), dtype=np.int8)
+    for r in range(len(pid)):
+        flavour[r] = _heavy_flavour(pid[r])
+    last = flavour.copy()
+    for r in range(len(pid)):
+        m = mother1[r]
+        if flavour[r] > 0 and m >= 0:
+            g = offsets[event[r]] + m
+            if flavour[g] == flavour[r]:
+                last[g] = 0
+    return last
+
+
+@numba.njit(cache=True)
+def _nearest(offsets, eta, phi, alone):
+    out = np.full(len(eta), alone)
+    for event in range(len(offsets) - 1):
+        for i in range(offsets[event], offsets[event + 1]):
+            best = alone * alone
+            for j in range(offsets[event], offsets[event + 1]):
+                if j != i:
+                    best = min(best, delta_r2(eta[i], phi[i], eta[j], phi[j]))
+            out[i] = np.sqrt(best)
+    return out
+
+
+def stable_particles(record: Collection) -> Collection:
+    """Final-state particles (columns pt, eta, phi, mass, pid, charge): the detector input."""
+    stable = record.select(record["final"])
+    return Collection(stable.offsets, {c: stable[c] for c in _PARTICLE_COLUMNS})
+
+
+def visible_particles(record: Collection) -> Collection:
+    """Final-state particles except the invisible ones, with ``uid`` = row in the record."""
+    rows = record.with_columns(uid=np.arange(len(record), dtype=np.int64))
+    keep = rows["final"] & ~np.isin(np.abs(rows["pid"]), INVISIBLE_PDG)
+    return rows.select(keep)
+
+
+def flavour_hadrons(record: Collection) -> Collection:
+    """Last b and c hadrons of each decay chain with pT > 5 GeV: pt, eta, phi, ``flavour``."""
+    flavour = _last_heavy(record.offsets, record.event_index, record["pid"], record["mother1"])
+    hadrons = record.with_columns(flavour=flavour).select(
+        (flavour > 0) & (record["pt"] > FLAVOUR_HADRON_PT_MIN)
+    )
+    return Collection(hadrons.offsets, {c: hadrons[c] for c in ("pt", "eta", "phi", "flavour")})
+
+
+def gen_jets(visible: Collection, hadrons: Collection) -> Collection:
+    """GenJets of the visible final-state particles (see the module docstring)."""
+    jets = cluster_jets(visible, algorithm="antikt", r=TRUTH_JET_R, pt_min=TRUTH_JET_PT_MIN)
+    return jets.with_columns(
+        hadronFlavour=label_flavour(jets, hadrons, dr_max=FLAVOUR_DR),
+        dr_nearest=nearest_distance(jets),
+    )
+
+
+def nearest_distance(jets: Collection, *, alone: float = 10.0) -> np.ndarray:
+    """Delta R from each jet to the closest other jet of its event (``alone`` if none)."""
+    return _nearest(jets.offsets, jets["eta"], jets["phi"], alone)
+
+
+def prompt_objects(record: Collection, visible: Collection, pdg: int) -> Collection:
+    """Prompt final-state particles of |PDG id| ``pdg`` with pT > 5 GeV (columns pt, eta, phi,
+    mass, pdgId, charge, iso)."""
+    candidates = (
+        record["final"] & (np.abs(record["pid"]) == pdg) & (record["pt"] > TRUTH_OBJECT_PT_MIN)
+    )
+    rows = np.flatnonzero(candidates)
+    prompt = np.zeros(len(record), dtype=bool)
+    prompt[rows] = ~_from_hadron(
+        record.offsets, record.event_index, rows, record["pid"], record["mother1"]
+    )
+    objects = record.with_columns(uid=np.arange(len(record), dtype=np.int64)).select(prompt)
+    sums = cone_sums(
+        objects, visible, dr_max=TRUTH_ISO_DR, pt_min=0.0, exclude=(objects["uid"], visible["uid"])
+    )
+    columns = {c: objects[c] for c in ("pt", "eta", "phi", "mass")}
+    columns.update(pdgId=objects["pid"], charge=objects["charge"], iso=sums / objects["pt"])
+    return Collection(objects.offsets, columns)
+
+
+def jet_activity(jets: Collection) -> tuple[np.ndarray, np.ndarray]:
+    """(HT in GeV, number of jets) per event, from the jets with pT > 20 GeV."""
+    hard = jets.select(jets["pt"] > HT_JET_PT_MIN)
+    return np.bincount(hard.event_index, weights=hard["pt"], minlength=jets.n_events), hard.counts
+
+
+def gen_met(record: Collection, jets: Collection) -> Collection:
+    """One row per event: GenMET ``pt`` (GeV), ``phi`` from the neutrinos; ``ht`` (GeV) and
+    ``njet`` of the GenJets (:func:`jet_activity`)."""
+    invisible = record.select(record["final"] & np.isin(np.abs(record["pid"]), INVISIBLE_PDG))
+    px, py = transverse_sum(invisible)
+    ht, njet = jet_activity(jets)
+    return Collection.one_per_event(
+        {"pt": np.hypot(px, py), "phi": np.arctan2(py, px), "ht": ht, "njet": njet}
+    )
+
+
+def truth_objects(record: Collection, hadrons: Collection | None = None) -> dict[str, Collection]:
+    """All truth objects of a record: ``{"jet", "electron", "muon", "photon", "met"}``.
+
+    ``hadrons`` defaults to :func:`flavour_hadrons` of the record.
+    """
+    if hadrons is None:
+        hadrons = flavour_hadrons(record)
+    visible = visible_particles(record)
+    jets = gen_jets(visible, hadrons)
+    truth = {"jet": jets}
+    for kind, pdg in OBJECT_PDG.items():
+        truth[kind] = prompt_objects(record, visible, pdg)
+    truth["met"] = gen_met(record, jets)
+    return truth

@@ -1,0 +1,128 @@
+"""Delphes ROOT trees -> pairs, matching truth and reco objects by Delta R (uproot only).
+
+Delphes stores no truth <-> reco links, so every kind is matched with the unique-closest-pair
+rule of :mod:`mlsmear.generate.matching` (Delta R < 0.2 for jets, < 0.1 for e, mu, gamma).
+
+- Jets: truth = the GenJet branch (``GenJet`` by default: whatever the card clustered), with
+  ``hadronFlavour`` and ``dr_nearest`` computed as for generated pairs from the ``Particle``
+  record; reco = the ``Jet`` branch, ``reco_btag`` = bit 0 of ``Jet.BTag``.
+- Electrons, muons, photons: truth = prompt final-state particles of the ``Particle`` record
+  (same definition and ``truth_iso`` as :mod:`mlsmear.generate.truth`); reco = the ``Electron``,
+  ``Muon``, ``Photon`` branches.
+- MET: ``GenMissingET`` and ``MissingET``; ``truth_ht`` / ``truth_njet`` from the GenJets with
+  pT > 20 GeV.
+
+Event identity: ``Event.Number``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+
+import numpy as np
+import pyarrow as pa
+
+from ..generate.matching import pair_tables
+from ..generate.truth import (
+    FLAVOUR_DR,
+    OBJECT_PDG,
+    flavour_hadrons,
+    nearest_distance,
+    prompt_objects,
+    visible_particles,
+)
+from ..refdet.btag import label_flavour
+from ._uproot import (
+    as_paths,
+    concatenate_pairs,
+    flat_values,
+    jagged_collection,
+    missing_et,
+    open_tree,
+    read_branches,
+)
+
+__all__ = ["read_pairs_from_delphes"]
+
+_PARTICLE = {
+    "pid": "Particle.PID", "mother1": "Particle.M1", "status": "Particle.Status",
+    "pt": "Particle.PT", "eta": "Particle.Eta", "phi": "Particle.Phi",
+    "mass": "Particle.Mass", "charge": "Particle.Charge",
+}  # fmt: skip
+_RECO = {"electron": "Electron", "muon": "Muon", "photon": "Photon"}
+_MASS = {"electron": 0.000511, "muon": 0.105658, "photon": 0.0}  # GeV
+
+
+def _kinematics(prefix: str, *, mass: bool) -> dict[str, str]:
+    columns = {c: f"{prefix}.{b}" for c, b in (("pt", "PT"), ("eta", "Eta"), ("phi", "Phi"))}
+    if mass:
+        columns["mass"] = f"{prefix}.Mass"
+    return columns
+
+
+def _read_file(path: str, tree_name: str, truth_jets: str, reco_jets: str) -> dict[str, pa.Table]:
+    tree = open_tree(path, tree_name)
+    needs = {
+        "event identity": ["Event.Number"],
+        "generator record": list(_PARTICLE.values()),
+        "truth jets": list(_kinematics(truth_jets, mass=True).values()),
+        "reco jets": [*_kinematics(reco_jets, mass=True).values(), f"{reco_jets}.BTag"],
+        "missing ET": ["GenMissingET.MET", "GenMissingET.Phi", "MissingET.MET", "MissingET.Phi"],
+        **{
+            f"{kind}s": list(_kinematics(name, mass=False).values())
+            + ([f"{name}.Charge"] if kind != "photon" else [])
+            for kind, name in _RECO.items()
+        },
+    }
+    arrays = read_branches(tree, path, needs)
+
+    event_ids = flat_values(arrays["Event.Number"]).astype(np.int64)
+    particles = jagged_collection(arrays, _PARTICLE)
+    record = particles.with_columns(
+        final=particles["status"] == 1, mother1=particles["mother1"].astype(np.int64)
+    )
+    hadrons = flavour_hadrons(record)
+    visible = visible_particles(record)
+
+    gen_jets = jagged_collection(arrays, _kinematics(truth_jets, mass=True))
+    gen_jets = gen_jets.with_columns(
+        hadronFlavour=label_flavour(gen_jets, hadrons, dr_max=FLAVOUR_DR),
+        dr_nearest=nearest_distance(gen_jets),
+    )
+    jets = jagged_collection(arrays, _kinematics(reco_jets, mass=True))
+    jets = jets.with_columns(btag=(flat_values(arrays[f"{reco_jets}.BTag"]) & 1) == 1)
+    truth = {"jet": gen_jets}
+    reco = {"jet": jets}
+    for kind, name in _RECO.items():
+        truth[kind] = prompt_objects(record, visible, OBJECT_PDG[kind])
+        objects = jagged_collection(arrays, _kinematics(name, mass=False))
+        charge = (
+            flat_values(arrays[f"{name}.Charge"]) if kind != "photon" else np.zeros(len(objects))
+        )
+        reco[kind] = objects.with_columns(mass=np.full(len(objects), _MASS[kind]), charge=charge)
+    truth["met"], reco["met"] = missing_et(
+        arrays,
+        ("GenMissingET.MET", "GenMissingET.Phi"),
+        ("MissingET.MET", "MissingET.Phi"),
+        gen_jets,
+    )
+    return {kind: pa.table(c) for kind, c in pair_tables(event_ids, truth, reco).items()}
+
+
+def read_pairs_from_delphes(
+    paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
+    *,
+    tree: str = "Delphes",
+    truth_jets: str = "GenJet",
+    reco_jets: str = "Jet",
+) -> dict[str, pa.Table]:
+    """Pairs tables (kind -> pyarrow Table, see :mod:`mlsmear.pairs`) of Delphes ROOT files.
+
+    Arguments:
+        paths: one Delphes ROOT file or several.
+        tree: the Delphes tree.
+        truth_jets, reco_jets: jet branches to pair (e.g. ``GenJet04`` / ``Jet``).
+    """
+    parts = [_read_file(p, tree, truth_jets, reco_jets) for p in as_paths(paths)]
+    return concatenate_pairs(parts)

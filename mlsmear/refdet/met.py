@@ -1,0 +1,31 @@
+"""Missing transverse momentum: the negative vector sum of the input objects (GeV)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .collection import Collection
+from .stage import RunContext, Stage
+
+__all__ = ["MissingET", "transverse_sum"]
+
+
+def transverse_sum(objects: Collection) -> tuple[np.ndarray, np.ndarray]:
+    """(sum px, sum py) per event in GeV."""
+    n = objects.n_events
+    event = objects.event_index
+    px = np.bincount(event, weights=objects["pt"] * np.cos(objects["phi"]), minlength=n)
+    py = np.bincount(event, weights=objects["pt"] * np.sin(objects["phi"]), minlength=n)
+    return px, py
+
+
+class MissingET(Stage):
+    """One row per event with ``pt`` (GeV) and ``phi`` of minus the vector sum of the pT of all
+    inputs together (e.g. calorimeter towers and muon tracks)."""
+
+    INPUTS = None
+
+    def run(self, inputs: list[Collection], ctx: RunContext) -> list[Collection]:
+        px, py = transverse_sum(Collection.concatenate(inputs))
+        columns = {"pt": np.hypot(px, py), "phi": np.arctan2(-py, -px)}
+        return [Collection.one_per_event(columns)]

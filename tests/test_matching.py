@@ -1,0 +1,86 @@
+"""Truth <-> reco matching: unique closest pairs within Delta R, and the pairs columns built
+from a match."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mlsmear.generate.matching import match_unique, pair_tables
+from mlsmear.pairs import assemble_pairs, validate_table
+from mlsmear.refdet import Collection
+
+
+def _objects(counts, eta, phi, **extra) -> Collection:
+    columns = {"eta": np.asarray(eta, float), "phi": np.asarray(phi, float)}
+    columns.update({k: np.asarray(v) for k, v in extra.items()})
+    return Collection.from_counts(counts, columns)
+
+
+def test_closest_pair_wins_and_each_reco_is_used_once():
+    truth = _objects([2], [0.0, 0.05], [0.0, 0.0])
+    reco = _objects([1], [0.04], [0.0])  # closer to truth 1 (0.01) than to truth 0 (0.04)
+    assert match_unique(truth, reco, dr_max=0.2).tolist() == [-1, 0]
+
+
+def test_greedy_order_is_by_distance_not_by_row():
+    truth = _objects([2], [0.0, 1.0], [0.0, 0.0])
+    reco = _objects([2], [0.95, 0.1], [0.0, 0.0])
+    assert match_unique(truth, reco, dr_max=0.2).tolist() == [1, 0]
+
+
+def test_cone_is_strict_and_phi_wraps():
+    truth = _objects([3], [0.0, 2.0, 3.0], [np.pi - 0.01, 0.0, 0.0])
+    reco = _objects([3], [0.0, 2.0, 3.0], [-np.pi + 0.01, 0.2, 0.1 + 1e-9])
+    # 0.02 across the phi boundary matches; Delta R = 0.2 is not < 0.2; the third is inside
+    assert match_unique(truth, reco, dr_max=0.2).tolist() == [0, -1, 2]
+
+
+def test_events_are_independent_and_empty_events_work():
+    truth = _objects([1, 0, 2, 1], [0.0, 0.0, 1.0, 2.0], [0.0] * 4)
+    reco = _objects([0, 1, 2, 1], [0.0, 1.01, 0.0, 2.0], [0.0] * 4)
+    # event 0: no reco; event 1: reco but no truth; event 2: two crossed matches; event 3: one
+    assert match_unique(truth, reco, dr_max=0.1).tolist() == [-1, 2, 1, 3]
+    none = _objects([0, 0], [], [])
+    assert match_unique(none, none, dr_max=0.1).tolist() == []
+
+
+def test_event_count_must_agree():
+    with pytest.raises(ValueError, match="truth has 2 events, reco 1"):
+        match_unique(_objects([0, 0], [], []), _objects([0], [], []), dr_max=0.1)
+
+
+def test_assemble_pairs_fills_unmatched_rows():
+    columns = assemble_pairs(
+        np.array([7, 7, 9]),
+        {"pt": np.array([10.0, 20.0, 30.0]), "charge": np.array([-1.0, 1.0, -1.0])},
+        {"pt": np.array([21.0, 29.0]), "charge": np.array([1.0, -1.0]), "btag": np.array([1, 0])},
+        np.array([-1, 0, 1]),
+    )
+    assert columns["matched"].tolist() == [False, True, True]
+    np.testing.assert_array_equal(columns["reco_pt"], [np.nan, 21.0, 29.0])
+    assert columns["reco_charge"].dtype == np.int8 and columns["reco_charge"].tolist() == [0, 1, -1]
+    assert columns["reco_btag"].dtype == bool
+    assert columns["reco_btag"].tolist() == [False, True, False]
+
+
+def test_pair_tables_for_a_batch():
+    truth_jets = _objects(
+        [2, 1], [0.0, 1.0, -1.0], [0.0, 0.0, 2.0], pt=[50.0, 30.0, 80.0], mass=[5.0, 3.0, 8.0]
+    )
+    reco_jets = _objects(
+        [1, 1], [0.05, -1.0], [0.0, 2.1], pt=[45.0, 90.0], mass=[4.0, 9.0], btag=[True, True]
+    )
+    met = Collection.one_per_event(
+        {"pt": np.array([10.0, 20.0]), "phi": np.zeros(2), "ht": np.array([80.0, 80.0]),
+         "njet": np.array([2, 1])}
+    )  # fmt: skip
+    reco_met = Collection.one_per_event({"pt": np.array([12.0, 18.0]), "phi": np.zeros(2)})
+    tables = pair_tables(
+        np.array([100, 200]), {"jet": truth_jets, "met": met}, {"jet": reco_jets, "met": reco_met}
+    )
+    jets = validate_table("jet", tables["jet"]).to_pydict()
+    assert jets["event"] == [100, 100, 200]
+    assert jets["matched"] == [True, False, True]
+    assert jets["reco_btag"] == [True, False, True]
+    assert validate_table("met", tables["met"]).column("truth_njet").to_pylist() == [2, 1]
