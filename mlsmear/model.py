@@ -30,15 +30,31 @@ from .kinds import kind_spec
 from .network import SmearNet
 from .transforms import InputFeature, input_matrix
 
-__all__ = ["KindModel", "Bundle", "ModelFileError", "FORMAT", "FORMAT_VERSION"]
+__all__ = [
+    "KindModel", "Bundle", "ModelFileError", "FORMAT", "FORMAT_VERSION", "passes_thresholds"
+]
 
 FORMAT = "mlsmear-model"
 FORMAT_VERSION = 1
-_PICKLE_MAGIC = (b"\x80", b"PK\x03\x04")  # pickle protocol ≥ 2, torch.save zip archive
+#: pickle protocols 2–5 start with 0x80 and the protocol byte; torch.save writes a zip archive
+_PICKLE_MAGIC = (*(bytes([0x80, p]) for p in range(2, 6)), b"PK\x03\x04")
 
 
 class ModelFileError(ValueError):
     """A model file is missing, corrupt, mismatched or of a refused kind (pickle)."""
+
+
+def passes_thresholds(
+    thresholds: Mapping[str, float], reconstructed: np.ndarray, reco: Mapping[str, np.ndarray]
+) -> np.ndarray:
+    """Reconstructed objects passing a model's reco cuts (``pt_min`` GeV, ``abs_eta_max``)."""
+    keep = np.asarray(reconstructed, dtype=bool).copy()
+    with np.errstate(invalid="ignore"):
+        if "pt_min" in thresholds:
+            keep &= reco["pt"] > thresholds["pt_min"]
+        if "abs_eta_max" in thresholds and "eta" in reco:
+            keep &= np.abs(reco["eta"]) <= thresholds["abs_eta_max"]
+    return keep
 
 
 @dataclass
@@ -194,11 +210,17 @@ _CARD_KEYS = {
 }
 
 
+def _is_safetensors(blob: bytes) -> bool:
+    """A safetensors file: 8-byte little-endian header length, then a JSON header."""
+    n = int.from_bytes(blob[:8], "little")
+    return len(blob) >= 9 and 8 + n <= len(blob) and blob[8:9] == b"{"
+
+
 def _read_bytes(path: Path) -> bytes:
     if not path.is_file():
         raise ModelFileError(f"model file {path} not found")
     blob = path.read_bytes()
-    if blob.startswith(_PICKLE_MAGIC):
+    if not _is_safetensors(blob) and blob.startswith(_PICKLE_MAGIC):
         raise ModelFileError(
             f"{path} is a pickle/torch.save file: refused, model files never execute code "
             "(mlsmear models are safetensors + JSON)"

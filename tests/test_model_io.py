@@ -67,3 +67,15 @@ def test_truncated_card(tiny_bundle_dir, tmp_path):
 def test_unknown_name():
     with pytest.raises(mlsmear.ModelFileError, match="no model 'nope'"):
         mlsmear.load("nope")
+
+
+def test_safetensors_header_length_like_pickle_magic_loads(tmp_path):
+    """A tensor file whose header length starts with byte 0x80 is not mistaken for a pickle."""
+    from safetensors.torch import save
+
+    from mlsmear.model import _read_bytes
+
+    blobs = (save({"x": torch.zeros(1)}, metadata={"pad": "p" * k}) for k in range(256))
+    blob = next(b for b in blobs if b[0] == 0x80)
+    (tmp_path / "t.safetensors").write_bytes(blob)
+    assert _read_bytes(tmp_path / "t.safetensors") == blob
