@@ -14,6 +14,8 @@ __all__ = ["main"]
 COMMANDS: tuple[tuple[str, str], ...] = (
     ("generate", "mlsmear.generate.command"),
     ("train", "mlsmear.train_command"),
+    ("validate", "mlsmear.validate_command"),
+    ("filter", "mlsmear.filter.command"),
 )
 
 

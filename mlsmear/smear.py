@@ -7,6 +7,7 @@ and apply the model's thresholds → pT-order within each event → unflatten wi
 
 from __future__ import annotations
 
+import sys
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
@@ -22,10 +23,12 @@ from .counter_random import event_keys
 from .engine import DEFAULT_BATCH_SIZE, sample_residuals
 from .identity import event_identity
 from .kinds import kind_spec
-from .model import Bundle, KindModel
+from .model import Bundle, KindModel, passes_thresholds
 from .registry import load
 
-__all__ = ["smear", "OutOfRangeWarning", "infer_kind"]
+__all__ = [
+    "smear", "smear_array", "OutOfRangeWarning", "infer_kind", "is_coffea", "resolve_model"
+]
 
 #: Masses (GeV) given to smeared particles whose truth record carries none.
 _PDG_MASS = {"electron": 0.000511, "muon": 0.10566, "photon": 0.0}
@@ -42,7 +45,7 @@ def infer_kind(truth: ak.Array) -> str:
     name = truth.layout.purelist_parameters("collection_name")
     if name in _KIND_BY_COLLECTION:
         return _KIND_BY_COLLECTION[name]
-    if "pdgId" in ak.fields(truth):
+    if "pdgId" in ak.fields(truth) and ak.backend(truth) != "typetracer":
         ids = np.unique(np.abs(ak.to_numpy(ak.flatten(truth.pdgId, axis=None))))
         if ids.size == 1 and int(ids[0]) in _KIND_BY_PDG:
             return _KIND_BY_PDG[int(ids[0])]
@@ -52,7 +55,8 @@ def infer_kind(truth: ak.Array) -> str:
     )
 
 
-def _resolve_model(model: Any, kind: str | None, truth: ak.Array) -> KindModel:
+def resolve_model(model: Any, kind: str | None, truth: ak.Array | None = None) -> KindModel:
+    """The model of ``kind`` (inferred from ``truth`` if None) in a model, bundle, name or path."""
     loaded = load(model)
     if isinstance(loaded, KindModel):
         if kind is not None and kind != loaded.kind:
@@ -149,7 +153,8 @@ def smear(
         truth: jagged collection (events × objects) of records with ``pt`` (GeV), ``eta``,
             ``phi`` (rad), ``mass`` (GeV) and any extra input the model uses; for MET one record
             per event (``pt``, ``phi`` and the MET model's inputs ``ht``, ``njet``). Plain awkward
-            arrays and coffea NanoEvents collections are accepted.
+            arrays, and coffea NanoEvents collections (eager, virtual or dask-awkward; see
+            :mod:`mlsmear.coffea`) are accepted.
         model: ``"default"``, a shipped bundle name, a path, or a loaded model.
         kind: object kind; inferred from a coffea collection name or ``pdgId`` if omitted.
         seed: user seed; the output is a pure function of (seed, event identity, truth).
@@ -163,7 +168,9 @@ def smear(
         Same events, lost objects removed, model thresholds applied, pT-ordered, with fields
         ``pt, eta, phi, mass, charge, truth_index`` and vector ``Momentum4D`` behaviour
         (``pt, phi`` and ``Momentum2D`` for MET). ``truth_index`` is the index of the truth
-        object in its event.
+        object in its event. A NanoAOD or Delphes collection gives instead a collection of
+        that schema (e.g. a NanoAOD ``Jet`` with ``genJetIdx``/``genJetIdxG``), lazy if the
+        input is (see :func:`mlsmear.coffea.smear_collection`).
 
     Raises:
         ValueError: NaN/inf/negative inputs, missing fields, model–kind mismatch, bad event_id.
@@ -171,7 +178,41 @@ def smear(
     Example:
         >>> reco_jets = mlsmear.smear(gen_jets, seed=1)  # doctest: +SKIP
     """
-    kind_model = _resolve_model(model, kind, truth)
+    options = dict(model=model, kind=kind, seed=seed, event_id=event_id, device=device,
+                   batch_size=batch_size, extra=extra)
+    if is_coffea(truth):
+        from .coffea.nanoevents import smear_collection
+
+        return smear_collection(truth, **options)
+    return smear_array(truth, **options)
+
+
+def is_coffea(truth: Any) -> bool:
+    """True for coffea NanoEvents collections and any dask-awkward array."""
+    dak = sys.modules.get("dask_awkward")
+    if dak is not None and isinstance(truth, dak.Array):
+        return True
+    attrs = truth.attrs if isinstance(truth, ak.Array) else {}
+    return "@events_factory" in attrs or "@original_array" in attrs
+
+
+def smear_array(
+    truth: ak.Array,
+    *,
+    model: str | Path | Bundle | KindModel = "default",
+    kind: str | None = None,
+    seed: int = 0,
+    event_id: Any = None,
+    device: str | torch.device = "auto",
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    extra: Mapping[str, ak.Array] | None = None,
+) -> ak.Array:
+    """:func:`smear` of an eager array: the engine itself, plain ``Momentum4D`` output.
+
+    Same arguments and result as :func:`smear` for plain awkward arrays; coffea collections are
+    read as plain record arrays (their event identity still comes from the NanoEvents).
+    """
+    kind_model = resolve_model(model, kind, truth)
     spec = kind_model.spec
     columns, counts = _columns(truth, kind_model.input_fields, extra or {}, spec.per_event)
     _check_values(columns)
@@ -201,9 +242,7 @@ def _collection(
     reco: dict[str, np.ndarray], reconstructed: np.ndarray, counts: np.ndarray, index: np.ndarray,
 ) -> ak.Array:
     """Select, order and unflatten the smeared objects."""
-    keep = reconstructed & (reco["pt"] > model.thresholds.get("pt_min", 0.0))
-    if "abs_eta_max" in model.thresholds:
-        keep &= np.abs(reco["eta"]) <= model.thresholds["abs_eta_max"]
+    keep = passes_thresholds(model.thresholds, reconstructed, reco)
     event_of = np.repeat(np.arange(counts.size), counts)
     order = np.flatnonzero(keep)
     order = order[np.lexsort((-reco["pt"][order], event_of[order]))]

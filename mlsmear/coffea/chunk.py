@@ -1,0 +1,120 @@
+"""The per-chunk function: one eager chunk of truth rows in, one reco collection out.
+
+It is the only place where smearing happens for coffea inputs: called directly on eager and
+virtual NanoEvents, and mapped over dask-awkward partitions (:class:`ChunkCall`), so every path
+runs the same code on the same rows and gives the same numbers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import awkward as ak
+
+from ..model import Bundle, KindModel
+from ..registry import load
+from ..smear import resolve_model, smear_array
+from .collections import OutputForm
+from .truth import Selection, derived_inputs
+
+__all__ = ["ModelRef", "ChunkSpec", "ChunkCall", "smear_chunk"]
+
+
+class ModelRef:
+    """A model by name or path, loaded on first use in each process (:func:`mlsmear.load` caches).
+
+    It pickles as its name, so workers load the model themselves; a reference to an already
+    loaded model works in-process but refuses to pickle.
+
+    Arguments:
+        model: ``"default"``, a shipped bundle name, a path, or a loaded model.
+    """
+
+    def __init__(self, model: str | Path | Bundle | KindModel = "default") -> None:
+        self.model = str(model) if isinstance(model, Path) else model
+
+    def kind_model(self, kind: str) -> KindModel:
+        """The model of ``kind``."""
+        return resolve_model(load(self.model), kind)
+
+    def __getstate__(self) -> dict[str, Any]:
+        if isinstance(self.model, Bundle | KindModel):
+            raise TypeError(
+                "a loaded mlsmear model cannot be sent to other processes: pass the model by "
+                "name or path (model='default' or a bundle directory); each worker loads it once"
+            )
+        return {"model": self.model}
+
+    def __repr__(self) -> str:
+        return f"ModelRef({self.model!r})"
+
+
+@dataclass(frozen=True)
+class ChunkSpec:
+    """Everything :func:`smear_chunk` needs besides the arrays (small and picklable).
+
+    Arguments:
+        model: the model; kind: the object kind; seed: the user seed.
+        device: ``"auto"``, ``"cpu"`` or ``"cuda"``; batch_size: rows per network evaluation.
+        selection: how truth objects are chosen among the rows; form: the output layout.
+    """
+
+    model: ModelRef
+    kind: str
+    seed: int
+    device: str
+    batch_size: int
+    selection: Selection
+    form: OutputForm
+
+
+def smear_chunk(
+    spec: ChunkSpec,
+    rows: ak.Array,
+    source_counts: ak.Array | None,
+    run: Any,
+    lumi: Any,
+    event: Any,
+    jets_pt: ak.Array | None,
+) -> ak.Array:
+    """Smear one eager chunk.
+
+    Arguments:
+        spec: what to do; rows: the truth rows (engine field names, see
+            :func:`mlsmear.coffea.truth.truth_columns`).
+        source_counts: objects per event of the unsliced truth collection (NanoAOD links only).
+        run, lumi, event: per-event identity (``None`` reads as 0).
+        jets_pt: GenJet pT (GeV) per event, for the MET model's ``ht``/``njet``.
+    """
+    truth = spec.selection.apply(rows)
+    model = spec.model.kind_model(spec.kind)
+    smeared = smear_array(
+        truth, model=model, seed=spec.seed, event_id=(run, lumi, event), device=spec.device,
+        batch_size=spec.batch_size, extra=derived_inputs(model, truth, jets_pt),
+    )
+    return spec.form.build(smeared, truth, source_counts)
+
+
+class ChunkCall:
+    """:func:`smear_chunk` as a picklable callable for ``dask_awkward.map_partitions``.
+
+    On typetracers (dask-awkward's metadata and column-optimisation passes) it touches its inputs,
+    so that exactly those columns are read, and returns the type of an empty chunk's output.
+    """
+
+    def __init__(self, spec: ChunkSpec) -> None:
+        self.spec = spec
+
+    def __call__(self, *arrays: ak.Array | None) -> ak.Array:
+        if ak.backend(arrays[0]) != "typetracer":
+            return smear_chunk(self.spec, *arrays)
+        empty = []
+        for array in arrays:
+            if array is not None:
+                ak.typetracer.touch_data(array)
+                array = ak.Array(array.layout.form.length_zero_array(), behavior=array.behavior)
+            empty.append(array)
+        out = smear_chunk(self.spec, *empty)
+        return ak.Array(out.layout.to_typetracer(forget_length=True), behavior=out.behavior)

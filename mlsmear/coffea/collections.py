@@ -1,0 +1,97 @@
+"""Smeared objects laid out as collections of the events' schema (NanoAOD or Delphes).
+
+NanoAOD objects: ``pt``, ``eta``, ``phi``, ``mass`` (GeV; mass only, no energy), ``charge``,
+``pdgId`` for leptons and photons, and the links to their truth object: the local ``genJetIdx`` /
+``genPartIdx`` (index in the event's ``GenJet`` / ``GenPart``) and the global ``genJetIdxG`` /
+``genPartIdxG`` (row in the chunk's flat collection) that ``.matched_gen`` reads. NanoAOD ``MET``:
+``pt``, ``phi``. Delphes objects: ``PT``, ``Eta``, ``Phi`` (``Mass`` for jets), ``Charge`` and the
+lower-case aliases coffea's ``DelphesSchema`` adds; ``MissingET``: ``MET``, ``Eta`` (0), ``Phi``.
+Every collection carries its coffea behaviour record and the ``collection_name`` parameter.
+Values are float64 (the engine's precision).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import awkward as ak
+import numpy as np
+from coffea.nanoevents.methods import delphes, nanoaod
+
+from ..generate.truth import OBJECT_PDG
+from .schemas import Target
+
+__all__ = ["OutputForm"]
+
+_BEHAVIOR = {"nanoaod": nanoaod.behavior, "delphes": delphes.behavior}
+
+
+@dataclass(frozen=True)
+class OutputForm:
+    """How the smeared objects of one kind are laid out.
+
+    Arguments:
+        schema: ``nanoaod``, ``delphes``, or ``None`` to keep the engine's plain ``Momentum4D``
+            records.
+        target: the reco collection written (its name and behaviour record).
+        link: NanoAOD link field to the truth collection (``genJetIdx``, ``genPartIdx``) or None.
+    """
+
+    schema: str | None = None
+    target: Target | None = None
+    link: str | None = None
+
+    def build(
+        self, smeared: ak.Array, truth: ak.Array, source_counts: ak.Array | None
+    ) -> ak.Array:
+        """The collection of one chunk.
+
+        Arguments:
+            smeared: the engine's output for the chunk (see :func:`mlsmear.smear_array`).
+            truth: the chunk's truth objects; with a link, their ``position`` in the flat truth
+                collection (see :func:`mlsmear.coffea.truth.content_positions`).
+            source_counts: objects per event in the unsliced truth collection (links only).
+        """
+        if self.schema is None or self.target is None:
+            return smeared
+        if self.target.kind == "met":
+            return self._met(smeared)
+        counts = ak.to_numpy(ak.num(smeared, axis=1))
+        flat = ak.flatten(smeared, axis=1)
+        pt, eta, phi, mass = (ak.to_numpy(flat[f]) for f in ("pt", "eta", "phi", "mass"))
+        charge = ak.to_numpy(flat.charge)
+        if self.schema == "delphes":
+            fields = {"PT": pt, "Eta": eta, "Phi": phi, "Charge": charge}
+            fields.update({"Mass": mass} if self.target.kind == "jet" else {})
+            fields.update(pt=pt, eta=eta, phi=phi, mass=mass)
+        else:
+            fields = {"pt": pt, "eta": eta, "phi": phi, "mass": mass, "charge": charge}
+            pdg = OBJECT_PDG.get(self.target.kind)
+            if pdg is not None:
+                fields["pdgId"] = (np.full_like(charge, pdg) if pdg == 22 else -pdg * charge)
+            if self.link is not None:
+                fields.update(self._links(smeared, truth, counts, source_counts))
+        return ak.unflatten(self._zip(fields), counts)
+
+    def _links(
+        self, smeared: ak.Array, truth: ak.Array, counts: np.ndarray, source_counts: ak.Array
+    ) -> dict[str, np.ndarray]:
+        rows = ak.to_numpy(ak.flatten(truth.position[smeared.truth_index], axis=1))
+        n_source = ak.to_numpy(source_counts).astype(np.int64)
+        starts = np.cumsum(n_source) - n_source
+        return {self.link: rows - np.repeat(starts, counts), f"{self.link}G": rows}
+
+    def _met(self, smeared: ak.Array) -> ak.Array:
+        pt, phi = ak.to_numpy(smeared.pt), ak.to_numpy(smeared.phi)
+        if self.schema == "delphes":
+            eta = np.zeros_like(pt)
+            return self._zip({"MET": pt, "Eta": eta, "Phi": phi, "rho": pt, "eta": eta, "phi": phi})
+        return self._zip({"pt": pt, "phi": phi})
+
+    def _zip(self, fields: dict[str, np.ndarray]) -> ak.Array:
+        return ak.zip(
+            fields,
+            with_name=self.target.record,
+            parameters={"collection_name": self.target.name},
+            behavior=_BEHAVIOR[self.schema],
+        )

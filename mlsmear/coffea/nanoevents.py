@@ -1,0 +1,131 @@
+"""``smear()`` of coffea collections: eager, virtual and dask-awkward NanoEvents.
+
+The work is planned on the whole collection (which columns to read, event identity, links) and
+done per chunk by :func:`mlsmear.coffea.chunk.smear_chunk`: called directly on eager and virtual
+events, mapped over the partitions of dask-awkward ones. The run/luminosityBlock/event columns
+travel with the truth rows, so the numbers do not depend on how the events are partitioned.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import awkward as ak
+import torch
+
+from ..engine import DEFAULT_BATCH_SIZE
+from ..identity import event_identity, events_of, identity_columns
+from ..model import Bundle, KindModel
+from ..smear import infer_kind
+from .chunk import ChunkCall, ChunkSpec, ModelRef
+from .collections import OutputForm
+from .schemas import schema_of
+from .truth import content_positions, derivable, truth_columns
+
+__all__ = ["smear_collection"]
+
+
+def _dask_awkward() -> Any:
+    return sys.modules.get("dask_awkward")
+
+
+def _is_lazy(array: Any) -> bool:
+    dak = _dask_awkward()
+    return dak is not None and isinstance(array, dak.Array)
+
+
+def _lazy_identity(events: Any, event_id: Any) -> tuple[Any, Any, Any]:
+    if isinstance(event_id, tuple):
+        if len(event_id) != 3:
+            raise ValueError("event_id as a tuple must be (run, luminosityBlock, event)")
+        return event_id
+    if event_id is not None:
+        return None, None, event_id
+    columns = identity_columns(events) if events is not None else None
+    if columns is None:
+        raise ValueError(
+            "these dask-awkward events carry no event identity (NanoAOD run/luminosityBlock/"
+            "event or Delphes Event.Number): pass event_id=(run, lumi, event) or one integer "
+            "per event, as dask-awkward arrays"
+        )
+    return columns
+
+
+def _activity_jets(events: Any, model: KindModel, columns: Mapping[str, Any]) -> Any:
+    """GenJet pT per event when the MET model's ht/njet must be computed, else None."""
+    if all(n in columns for n in derivable(model)):
+        return None
+    if events is None or "GenJet" not in events.fields:
+        raise ValueError(
+            "the MET model needs ht and njet: give a truth MET record with them, or smear the "
+            "MET of events that have a GenJet collection"
+        )
+    return events.GenJet.pt
+
+
+def smear_collection(
+    collection: Any,
+    *,
+    model: str | Path | Bundle | KindModel = "default",
+    kind: str | None = None,
+    seed: int = 0,
+    event_id: Any = None,
+    device: str | torch.device = "auto",
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    extra: Mapping[str, Any] | None = None,
+) -> Any:
+    """Reconstructed objects of a coffea truth collection, as a collection of its schema.
+
+    ``mlsmear.smear`` calls this for coffea inputs; see :func:`mlsmear.smear` for the arguments.
+    NanoAOD: ``events.GenJet`` → ``Jet``; ``events.GenPart`` with ``kind="electron"`` (``muon``,
+    ``photon``) → prompt status-1 objects → ``Electron``; ``events.GenMET`` → ``MET`` (``ht``,
+    ``njet`` from ``events.GenJet``). Delphes: ``GenJet`` → ``Jet``, ``Particle`` → ``Electron``,
+    ``Muon``, ``Photon``; ``GenMissingET`` → ``MissingET``. Other coffea schemas: the engine's plain
+    records. Dask-awkward input gives a dask-awkward output (nothing is computed).
+
+    Raises:
+        ValueError: missing truth fields, unknown kind, ``extra=`` given, events without identity
+            (dask only: eager events fall back to the entry number).
+    """
+    if extra:
+        raise ValueError(
+            "extra= is for plain arrays; add the input to the coffea collection as a field "
+            "(ak.with_field) and it is read from there"
+        )
+    lazy = _is_lazy(collection)
+    meta = collection._meta if lazy else collection
+    events = events_of(meta.attrs)
+    if lazy and not _is_lazy(events):  # e.g. dask_awkward.from_awkward of an eager collection
+        events = None
+    schema = schema_of(events) if events is not None else None
+    source = meta.layout.purelist_parameters("collection_name")
+    kind = kind or infer_kind(meta)
+    ref = ModelRef(model)
+    kind_model = ref.kind_model(kind)
+    columns, selection = truth_columns(
+        collection, source=source, kind=kind, model=kind_model, schema=schema
+    )
+    link = schema.links.get(source) if schema is not None else None
+    lib = _dask_awkward() if lazy else ak
+    source_counts = None
+    if link is not None:
+        positions = (
+            lib.map_partitions(content_positions, collection, label="mlsmear-positions")
+            if lazy else content_positions(collection)
+        )
+        columns["position"] = positions
+        source_counts = lib.num(events[source], axis=1)
+    jets_pt = _activity_jets(events, kind_model, columns) if kind == "met" else None
+    identity = (
+        _lazy_identity(events, event_id) if lazy else event_identity(collection, event_id)
+    )
+    form = OutputForm(schema.name, schema.target(kind), link) if schema else OutputForm()
+    call = ChunkCall(ChunkSpec(ref, kind, seed, str(device), batch_size, selection, form))
+    args = (lib.zip(columns), source_counts, *identity, jets_pt)
+    out = call(*(a._meta if _is_lazy(a) else a for a in args))  # the result, or its type
+    if schema is not None:  # coffea's attrs lead .matched_gen to the events
+        out = ak.Array(out, behavior=out.behavior, attrs=meta.attrs)
+    return lib.map_partitions(call, *args, meta=out, label=f"mlsmear-{kind}") if lazy else out

@@ -1,0 +1,186 @@
+"""Truth objects from coffea collections, with the definitions the training pairs use.
+
+Two steps, so that the same code serves eager, virtual and dask-awkward events:
+
+- :func:`truth_columns` (on the whole, possibly lazy, collection) picks the columns to read, under
+  the engine's names (``pt``, ``eta``, ``phi``, ``mass``, ...), and says how objects are chosen;
+- :meth:`Selection.apply` (on one eager chunk) chooses them (and reads masses within
+  :data:`MASS_ROUNDING` below 0 as 0): prompt status-1 leptons and photons
+  exactly as :mod:`mlsmear.readers.nanoaod` (``statusFlags`` isPrompt or
+  isDirectPromptTauDecayProduct) and :mod:`mlsmear.generate.truth` (Delphes ``Particle``: no hadron
+  among the ancestors) define them, pT > 5 GeV.
+
+:func:`derived_inputs` computes the model inputs a truth collection lacks but its chunk defines:
+``ht`` and ``njet`` of the MET model from the GenJets (:func:`mlsmear.generate.truth.jet_activity`:
+jets with pT > 20 GeV, no η cut) and the jets' ``dr_nearest``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import awkward as ak
+import numpy as np
+
+from ..generate.truth import (
+    OBJECT_PDG,
+    TRUTH_OBJECT_PT_MIN,
+    jet_activity,
+    nearest_distance,
+    prompt_objects,
+    visible_particles,
+)
+from ..model import KindModel
+from ..readers.nanoaod import PROMPT_FLAGS
+from ..refdet.collection import Collection
+from .schemas import Schema
+
+__all__ = [
+    "MASS_ROUNDING", "Selection", "content_positions", "derivable", "derived_inputs",
+    "truth_columns",
+]
+
+#: Truth masses between −MASS_ROUNDING and 0 GeV (float rounding of E² − p², e.g. in Delphes
+#: GenJets) read as 0; more negative ones are refused by the engine.
+MASS_ROUNDING = 0.01
+
+#: Engine name → Delphes branch name, where they differ (coffea adds pt/eta/phi/mass aliases).
+_DELPHES_NAMES = {"pid": "PID", "mother1": "M1", "status": "Status", "charge": "Charge"}
+_DELPHES_RECORD = ("pid", "mother1", "status", "pt", "eta", "phi", "mass", "charge")
+_NANOAOD_RECORD = ("pdgId", "status", "statusFlags")
+#: Inputs :func:`derived_inputs` can compute when the truth collection lacks them.
+_DERIVED = {"jet": ("dr_nearest",), "met": ("ht", "njet")}
+
+
+@dataclass(frozen=True)
+class Selection:
+    """How the truth objects of one kind are chosen among the rows of their source collection.
+
+    Arguments:
+        rule: ``all``, ``pdg`` (\\|pdgId\\| = ``pdg``), ``prompt-nanoaod`` (prompt status-1
+            ``GenPart``) or ``prompt-delphes`` (prompt final-state Delphes ``Particle``).
+        pdg: the \\|PDG id\\| of the kind (11, 13, 22) for the three last rules.
+    """
+
+    rule: str = "all"
+    pdg: int = 0
+
+    def apply(self, rows: ak.Array) -> ak.Array:
+        """The truth objects among ``rows`` (one eager chunk, engine field names)."""
+        if "mass" in ak.fields(rows):
+            rounding = (rows.mass < 0) & (rows.mass > -MASS_ROUNDING)
+            rows = ak.with_field(rows, ak.where(rounding, 0.0, rows.mass), "mass")
+        if self.rule == "all":
+            return rows
+        if self.rule == "prompt-delphes":
+            return _delphes_prompt(rows, self.pdg)
+        keep = abs(rows.pdgId) == self.pdg
+        if self.rule == "prompt-nanoaod":
+            keep = (
+                keep
+                & (rows.status == 1)
+                & ((rows.statusFlags & PROMPT_FLAGS) != 0)
+                & (rows.pt > TRUTH_OBJECT_PT_MIN)
+            )
+        return rows[keep]
+
+
+def _delphes_prompt(rows: ak.Array, pdg: int) -> ak.Array:
+    record = Collection.from_awkward(rows, _DELPHES_RECORD)
+    record = record.with_columns(
+        final=record["status"] == 1, mother1=record["mother1"].astype(np.int64)
+    )
+    return prompt_objects(record, visible_particles(record), pdg).to_awkward()
+
+
+def content_positions(collection: ak.Array) -> ak.Array:
+    """Row of each object in its coffea collection's flat storage, whatever slicing was applied.
+
+    This is the global index NanoAOD's ``...IdxG`` fields hold (``_apply_global_index`` reads it).
+    Works on eager, virtual and typetracer arrays (map it over dask-awkward partitions).
+    """
+
+    def positions(layout: Any, **kwargs: Any) -> ak.contents.Content | None:
+        if layout.is_record and layout.parameter("collection_name") is not None:
+            rows = layout.backend.nplike.arange(layout.length, dtype=np.int64)
+            return ak.contents.NumpyArray(rows)
+        return None
+
+    return ak.transform(positions, collection)
+
+
+def _rule(schema: Schema | None, source: str, kind: str, fields: set[str]) -> Selection:
+    pdg = OBJECT_PDG.get(kind, 0)
+    if not pdg:
+        return Selection()
+    if schema is not None and source == schema.record_source:
+        return Selection(f"prompt-{schema.name}", pdg)
+    return Selection("pdg", pdg) if "pdgId" in fields else Selection()
+
+
+def truth_columns(
+    collection: Any, *, source: str, kind: str, model: KindModel, schema: Schema | None
+) -> tuple[dict[str, Any], Selection]:
+    """Columns to read from a truth collection (eager or dask-awkward), by engine name.
+
+    Arguments:
+        collection: the truth collection as the user gives it (``events.GenJet``, ...).
+        source: its collection name; kind: the model kind; model: the kind's model.
+        schema: the events' schema (``None`` for other coffea schemas).
+
+    Returns:
+        ``({name: column}, selection)``; per-event columns for MET.
+
+    Raises:
+        ValueError: a column the model needs is missing (names it and lists what there is).
+    """
+    fields = set(collection.fields)
+    rule = _rule(schema, source, kind, fields)
+    if rule.rule == "prompt-delphes":  # the selection computes pdgId and iso itself
+        rename, read = _DELPHES_NAMES, list(_DELPHES_RECORD)
+    else:
+        rename = {"pt": "MET"} if kind == "met" and "MET" in fields else {}
+        read = list(model.input_fields)
+        read += _NANOAOD_RECORD if rule.rule == "prompt-nanoaod" else ()
+        read += [n for n in ("pdgId", "charge") if kind in OBJECT_PDG and n in fields]
+    read = list(dict.fromkeys(read))
+    missing = [
+        n for n in read if rename.get(n, n) not in fields and n not in _DERIVED.get(kind, ())
+    ]
+    if missing:
+        raise ValueError(
+            f"truth collection {source!r} lacks field(s) {missing} needed for the {kind} model; "
+            f"it has {sorted(fields)}"
+        )
+    columns = {n: collection[rename.get(n, n)] for n in read if rename.get(n, n) in fields}
+    if kind == "met" and collection.ndim == 2:  # Delphes GenMissingET: a list of one per event
+        columns = {n: c[:, 0] for n, c in columns.items()}
+    return columns, rule
+
+
+def derived_inputs(
+    model: KindModel, truth: ak.Array, jets_pt: ak.Array | None
+) -> dict[str, np.ndarray | ak.Array]:
+    """Inputs of ``model`` that ``truth`` lacks and the chunk defines (see the module docstring).
+
+    Arguments:
+        model: the kind's model; truth: the chunk's truth objects (eager).
+        jets_pt: the chunk's GenJet pT (GeV, jagged), for the MET model's ``ht``/``njet``.
+    """
+    lacking = [n for n in derivable(model) if n not in ak.fields(truth)]
+    if not lacking:
+        return {}
+    if model.kind == "met":
+        if jets_pt is None:
+            raise ValueError("the MET model needs ht and njet: give the events' GenJets")
+        ht, njet = jet_activity(Collection.from_awkward(ak.zip({"pt": jets_pt})))
+        values = {"ht": ht, "njet": njet.astype(np.float64)}
+        return {n: values[n] for n in lacking}
+    jets = Collection.from_awkward(truth, ("eta", "phi"))
+    return {"dr_nearest": ak.unflatten(nearest_distance(jets), jets.counts)}
+
+
+def derivable(model: KindModel) -> list[str]:
+    """The inputs of ``model`` that :func:`derived_inputs` can compute."""
+    return [n for n in _DERIVED.get(model.kind, ()) if n in model.input_fields]
