@@ -1,0 +1,108 @@
+"""Where the filter's events come from: Pythia 8 in batches, or a HepMC file.
+
+Pythia runs are planned exactly as ``mlsmear generate`` plans them (:func:`plan_jobs`: jobs of one
+slice, Pythia seed and detector generator derived from ``(seed, job index)``, batches of
+:data:`~mlsmear.generate.runner.BATCH_SIZE` events inside a job), so the events, their identities
+``(seed << 32) + index`` and, with ``--validate``, the reference-detector reco are those of
+``mlsmear generate --process P --events N --seed S``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import awkward as ak
+import numpy as np
+
+from ..generate.pythia import PythiaGenerator, pythia_seed
+from ..generate.runner import event_ids, plan_jobs
+from ..refdet.collection import Collection
+from .clock import Clock
+from .hepmc import read_events, record_from_events
+
+__all__ = ["Batch", "FullRecordGenerator", "hepmc_batches", "pythia_batches"]
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Events handed through the filter together.
+
+    Attributes:
+        record: generator record (columns of :mod:`mlsmear.generate.truth`; for Pythia also
+            :data:`~mlsmear.filter.hepmc.RECORD_COLUMNS`).
+        numbers: HepMC event number of each event (int64).
+        identity: event identity of each event for the learnt detector's random numbers (int64).
+        detector_rng: generator for the reference detector (``--validate``).
+        events: the ``pyhepmc.GenEvent`` objects read from a file (written back unchanged), or
+            None for Pythia events (written from ``record``).
+    """
+
+    record: Collection
+    numbers: np.ndarray
+    identity: np.ndarray
+    detector_rng: np.random.Generator
+    events: list[Any] | None = None
+
+
+class FullRecordGenerator(PythiaGenerator):
+    """A :class:`PythiaGenerator` whose record also has what HepMC output needs: ``status``
+    (Pythia's code), ``mother2``, ``daughter1`` (rows, -1 for none), ``px, py, pz, e`` (GeV)."""
+
+    def _record(self, particles: ak.Array) -> Collection:
+        def flat(array: ak.Array) -> np.ndarray:
+            return ak.to_numpy(ak.flatten(array, axis=1))
+
+        def row(array: ak.Array) -> np.ndarray:
+            index = flat(array)
+            return np.where(index > 0, index, -1).astype(np.int32)
+
+        momentum = particles.p
+        return super()._record(particles).with_columns(
+            status=flat(particles.status).astype(np.int32),
+            mother2=row(particles.mother2),
+            daughter1=row(particles.daughter1),
+            **{c: flat(momentum[c]) for c in ("px", "py", "pz", "e")},
+        )
+
+
+def pythia_batches(
+    process: str, n_events: int, seed: int, *, batch_size: int, job_size: int, clock: Clock
+) -> Iterator[Batch]:
+    """Batches of Pythia events of ``process``; Pythia time is added to ``clock["generator"]``."""
+    for job in plan_jobs(process, n_events, job_size=job_size):
+        detector_rng = np.random.default_rng(np.random.SeedSequence([seed, job.index]).spawn(2)[0])
+        with clock("generator"):
+            generator = FullRecordGenerator(job.slice.settings, pythia_seed([seed, job.index]))
+        for start in range(0, job.n_events, batch_size):
+            n = min(batch_size, job.n_events - start)
+            with clock("generator"):
+                record = generator.generate(n)
+            numbers = job.first_event + start + np.arange(n, dtype=np.int64)
+            yield Batch(record, numbers, event_ids(seed, job.first_event + start, n), detector_rng)
+
+
+def hepmc_batches(
+    path: str | os.PathLike[str],
+    max_events: int | None,
+    seed: int,
+    *,
+    batch_size: int,
+    clock: Clock,
+) -> Iterator[Batch]:
+    """Batches of the events of a HepMC file; reading time is added to ``clock["generator"]``.
+
+    The event identity is the file's event number.
+    """
+    detector_rng = np.random.default_rng(np.random.SeedSequence([seed, 0]).spawn(2)[0])
+    reader = read_events(path, batch_size=batch_size, max_events=max_events)
+    while True:
+        with clock("generator"):
+            events = next(reader, None)
+            if events is None:
+                return
+            record = record_from_events(events)
+            numbers = np.asarray([e.event_number for e in events], dtype=np.int64)
+        yield Batch(record, numbers, numbers, detector_rng, events)
