@@ -1,0 +1,224 @@
+"""``validate()``: a model bundle and hold-out pairs in, ``metrics.json`` + ``report.html`` out."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from tqdm.auto import tqdm
+
+from ..kinds import KINDS
+from ..model import Bundle, KindModel
+from ..registry import load
+from .baseline import train_baseline, training_sources
+from .observables import Observables, make_axes, observe
+from .plots import kind_figures, style
+from .provenance import holdout_provenance
+from .report import write_html
+from .sampling import KindSample, Reco, holdout_sample, learnt_reco
+from .summary import SELECTION, compare
+
+__all__ = ["validate", "MODEL_LABEL", "BASELINE_LABEL"]
+
+MODEL_LABEL, BASELINE_LABEL = "mlsmear", "Paper baseline"
+Source = str | os.PathLike[str]
+
+
+def _bundle(model: str | Path | Bundle | KindModel) -> Bundle:
+    loaded = load(model)
+    return Bundle(loaded.kind, {loaded.kind: loaded}) if isinstance(loaded, KindModel) else loaded
+
+
+def _sources(source: Source | Sequence[Source]) -> list[Source]:
+    return [source] if isinstance(source, str | os.PathLike) else list(source)
+
+
+def _read(sources: Sequence[Source]) -> dict[str, pa.Table]:
+    from ..readers import pairs_from_source  # uproot readers load only when used
+
+    return pairs_from_source(sources if len(sources) > 1 else sources[0])
+
+
+def _first_events(tables: dict[str, pa.Table], max_events: int | None) -> np.ndarray:
+    """Sorted unique events of the hold-out (the first ``max_events`` of them if given)."""
+    events = np.unique(np.concatenate([t.column("event").to_numpy() for t in tables.values()]))
+    return events[:max_events] if max_events else events
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | np.ndarray):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _select_kinds(
+    bundle: Bundle, tables: Mapping[str, pa.Table], kinds: Sequence[str] | None
+) -> list[str]:
+    both = [k for k in KINDS if k in bundle and k in tables]
+    if kinds:
+        unknown = [k for k in kinds if k not in both]
+        if unknown:
+            raise ValueError(
+                f"kinds {unknown} are not in both the model ({sorted(bundle)}) and the hold-out "
+                f"({sorted(tables)})"
+            )
+        both = [k for k in both if k in kinds]
+    if not both:
+        raise ValueError(
+            f"the model ({sorted(bundle)}) and the hold-out ({sorted(tables)}) share no kind"
+        )
+    return both
+
+
+def validate(
+    model: str | Path | Bundle | KindModel,
+    holdout: Source | Sequence[Source],
+    output: str | Path,
+    *,
+    baseline: str | Path | Bundle | None = None,
+    train_baseline_on: Sequence[Source] | None = None,
+    baseline_epochs: int | None = None,
+    kinds: Sequence[str] | None = None,
+    seed: int = 1,
+    auc_objects: int = 200_000,
+    noise_floor: bool = True,
+    max_events: int | None = None,
+    allow_seed_overlap: bool = False,
+    device: str = "cpu",
+    progress: bool = False,
+) -> dict[str, dict[str, Any]]:
+    """Validate a model on hold-out pairs; write ``metrics.json``, ``provenance.json``,
+    ``report.html`` and the PNG figures into ``output``.
+
+    Arguments:
+        model: bundle name, directory, model card or loaded model.
+        holdout: pairs directories or NanoAOD/Delphes files never used in training.
+        output: directory to write into (created).
+        baseline: a bundle of the paper's baseline to show side by side.
+        train_baseline_on: train that baseline here instead, on these pairs (an empty list: the
+            training sources recorded in the model card); it is saved to ``output/baseline``.
+        baseline_epochs: override the epochs of the baseline training.
+        kinds: restrict to these kinds (default: every kind in both model and hold-out).
+        seed: sampling seed of the learnt reco (the noise floor uses ``seed + 1``).
+        auc_objects: truth objects per kind used by the two-sample AUC (half train, half score).
+        noise_floor: also compare the model with itself (another seed): the figures' floor.
+        max_events: use only the first ``max_events`` events (by event identity) of the hold-out.
+        allow_seed_overlap: accept a hold-out generated with a training seed.
+        device: torch device for sampling.
+        progress: show progress bars (over kinds, and of the baseline training).
+
+    Returns:
+        The metrics by kind, as written to ``metrics.json``.
+    """
+    if baseline is not None and train_baseline_on is not None:
+        raise ValueError("give either a baseline bundle or data to train one on, not both")
+    bundle, sources, output = _bundle(model), _sources(holdout), Path(output)
+    tables = _read(sources)
+    kinds = _select_kinds(bundle, tables, kinds)
+    provenance = holdout_provenance(sources, bundle, kinds, allow_seed_overlap=allow_seed_overlap)
+    events = _first_events(tables, max_events)  # every kind's events: counts include zeros
+    output.mkdir(parents=True, exist_ok=True)
+    if train_baseline_on is not None:
+        baseline_bundle = _train_baseline(
+            train_baseline_on, bundle, kinds, output, epochs=baseline_epochs, progress=progress
+        )
+    else:
+        baseline_bundle = None if baseline is None else _bundle(baseline)
+    metrics, figures = {}, {}
+    for kind in tqdm(kinds, desc="validate", unit="kind", disable=not progress):
+        table = tables[kind]
+        table = table.filter(pc.is_in(table.column("event"), value_set=pa.array(events)))
+        sample = holdout_sample(kind, table, bundle[kind].thresholds)
+        samples = {MODEL_LABEL: learnt_reco(bundle[kind], sample, seed, device=device)}
+        if baseline_bundle is not None and kind in baseline_bundle:
+            samples[BASELINE_LABEL] = learnt_reco(baseline_bundle[kind], sample, seed,
+                                                  device=device)
+        metrics[kind], figures[kind] = _validate_kind(
+            sample, samples, events, output, bundle=bundle, seed=seed, device=device,
+            auc_objects=auc_objects, noise_floor=noise_floor, title=_title(kind, provenance),
+        )
+    metrics = _jsonable(metrics)
+    (output / "metrics.json").write_text(json.dumps(metrics, indent=1, ensure_ascii=False) + "\n")
+    info = {
+        "model": bundle.name, "holdout": [str(s) for s in sources],
+        "sampling seed": seed, "AUC objects per kind": auc_objects, "events": int(events.size),
+        "baseline": (
+            "trained here (saved in baseline/)" if train_baseline_on is not None
+            else getattr(baseline_bundle, "name", "none")
+        ),
+    }
+    record = _jsonable({"info": info, "selection": SELECTION, **provenance})
+    (output / "provenance.json").write_text(json.dumps(record, indent=1, default=str) + "\n")
+    write_html(output / "report.html", metrics, figures, provenance, info)
+    return metrics
+
+
+def _train_baseline(
+    sources: Sequence[Source], bundle: Bundle, kinds: Sequence[str], output: Path, *,
+    epochs: int | None, progress: bool,
+) -> Bundle:
+    """Train the paper's baseline on ``sources`` (default: the model card's training data) and
+    save it to ``output/baseline``."""
+    sources = list(sources) or training_sources(bundle[kinds[0]])
+    if not sources:
+        raise ValueError("the model card records no training sources: name the pairs")
+    trained = train_baseline(_read(sources), bundle, kinds, epochs=epochs, progress=progress)
+    trained.save(output / "baseline")
+    return trained
+
+
+def _title(kind: str, provenance: Mapping[str, Any]) -> str:
+    processes = sorted({str(h.get("process")) for h in provenance["holdout"] if h.get("process")})
+    return f"mlsmear validation · {kind} · hold-out: {', '.join(processes) or 'unknown process'}"
+
+
+def _validate_kind(
+    sample: KindSample,
+    samples: Mapping[str, Reco],
+    events: np.ndarray,
+    output: Path,
+    *,
+    bundle: Bundle,
+    seed: int,
+    device: str,
+    auc_objects: int,
+    noise_floor: bool,
+    title: str,
+) -> tuple[dict[str, Any], list[Path]]:
+    """Metrics and figures of one kind (``samples``: label → learnt reco, model first)."""
+    axes = make_axes(sample, events)
+    reference = (sample.reference, observe(sample, sample.reference, axes, events))
+    observed: dict[str, tuple[Reco, Observables]] = {
+        label: (reco, observe(sample, reco, axes, events)) for label, reco in samples.items()
+    }
+    model = observed[MODEL_LABEL]
+    metrics = compare(sample, model, reference, axes, auc_objects=auc_objects, seed=seed)
+    if noise_floor:
+        again = learnt_reco(bundle[sample.kind], sample, seed + 1, device=device)
+        floor = compare(sample, (again, observe(sample, again, axes, events)), model, axes,
+                        auc_objects=auc_objects, seed=seed)
+        metrics["noise_floor"] = floor
+    if BASELINE_LABEL in observed:
+        metrics["baseline"] = compare(sample, observed[BASELINE_LABEL], reference, axes,
+                                      auc_objects=auc_objects, seed=seed)
+    paths = []
+    with style():
+        others = {label: obs for label, (_, obs) in observed.items()}
+        for stem, figure in kind_figures(sample.kind, axes, reference[1], others, title).items():
+            path = output / f"{stem}.png"
+            figure.savefig(path, dpi=90)
+            paths.append(path)
+    return metrics, paths
