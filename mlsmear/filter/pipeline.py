@@ -312,6 +312,7 @@ def run_filter(
                 f"no events could be read from {str(hepmc)!r}: it is empty, or not in a format "
                 "pyhepmc.open reads (HepMC3, HepMC2, HEPEVT, LHEF)"
             )
+        seconds = {stage: round(value, 6) for stage, value in clock.seconds.items()}
         result = {
             **source,
             "selection": chosen.description,
@@ -321,8 +322,8 @@ def run_filter(
             "generated": generated,
             "kept": n_kept,
             "keep_fraction": n_kept / generated,
-            "seconds": {stage: round(value, 4) for stage, value in clock.seconds.items()},
-            "nn_overhead_fraction": clock.seconds["nn"] / clock.seconds["generator"],
+            "seconds": seconds,
+            "nn_overhead_fraction": seconds["nn"] / seconds["generator"],
             **({} if check is None else check.summary(generated)),
         }
         if summary_tmp is not None:
