@@ -9,13 +9,14 @@ import dask
 import dask_awkward as dak
 import numpy as np
 import pytest
-from coffea_support import NANO_DY, delphes_events, nano_events, write_truth_only
+from coffea_support import DELPHES, NANO_DY, delphes_events, nano_events, write_truth_only
 from conftest import TINY
 
 import mlsmear
 from mlsmear.coffea.chunk import ModelRef
 from mlsmear.coffea.events import stale_links
 from mlsmear.generate.truth import HT_JET_PT_MIN
+from mlsmear.readers.delphes import read_pairs_from_delphes
 from mlsmear.readers.nanoaod import PROMPT_FLAGS
 from mlsmear.synthetic import SyntheticDetector
 from mlsmear.training import fit_model
@@ -199,6 +200,24 @@ def test_delphes_dask_equals_eager(tiny_bundle_dir):
     computed = dask.compute(*(lazy[n] for n in names))
     for name, array in zip(names, computed, strict=True):
         assert ak.array_equal(array, eager[name])
+
+
+def test_delphes_jet_flavour_from_particles(flavour_jets):
+    """Delphes GenJets have no hadronFlavour (GenJet.Flavor is 0 in this file): it is computed
+    from the Particle record, giving the labels the Delphes reader writes; dask equals eager."""
+    events = delphes_events()
+    jets = mlsmear.smear(events.GenJet, model=flavour_jets, seed=3)
+    gen = events.GenJet
+    labels = read_pairs_from_delphes(DELPHES)["jet"].column("truth_hadronFlavour").to_numpy()
+    assert set(labels) >= {0, 4}  # c jets in this file
+    plain = ak.Array(ak.zip({f: gen[f] for f in ("pt", "eta", "phi", "mass")}).layout)
+    plain["mass"] = ak.where(plain.mass < 0, 0.0, plain.mass)  # rounding, as smear() reads it
+    extra = {"hadronFlavour": ak.unflatten(labels, ak.num(gen)), "dr_nearest": _nearest(gen)}
+    explicit = mlsmear.smear(plain, model=flavour_jets, kind="jet", seed=3,
+                             event_id=events.Event.Number, extra=extra)
+    assert ak.sum(ak.num(jets)) > 0 and ak.array_equal(jets.PT, explicit.pt)
+    lazy = mlsmear.smear(delphes_events(mode="dask").GenJet, model=flavour_jets, seed=3)
+    assert ak.array_equal(lazy.compute().PT, jets.PT)
 
 
 def test_plain_dask_array_needs_an_event_id(tiny_bundle_dir):

@@ -15,8 +15,7 @@ from mlsmear import cli
 from mlsmear.filter import Selection, pipeline, run_filter, scale_momenta
 from mlsmear.filter import hepmc as hepmc_module
 from mlsmear.filter.reference import wilson_interval
-from mlsmear.filter.sources import FullRecordGenerator
-from mlsmear.generate.pythia import PROCESSES, pythia_seed
+from mlsmear.generate.pythia import PROCESSES, PythiaGenerator, pythia_seed
 from mlsmear.generate.truth import truth_objects
 
 # The tiny bundle is trained on a toy: Pythia truth lies partly outside its range.
@@ -142,7 +141,7 @@ def _mother_list(status: int, mother1: int, mother2: int) -> list[int]:
 def generator_record():
     """The Pythia record the filter runs below see (one job: Pythia seed of job 0)."""
     settings = PROCESSES["ttbar"][0][0].settings
-    return FullRecordGenerator(settings, pythia_seed([SEED, 0])).generate(N_EVENTS)
+    return PythiaGenerator(settings, pythia_seed([SEED, 0])).generate(N_EVENTS)
 
 
 @pytest.fixture(scope="module")

@@ -78,6 +78,7 @@ def smear_chunk(
     lumi: Any,
     event: Any,
     jets_pt: ak.Array | None,
+    particles: ak.Array | None = None,
 ) -> ak.Array:
     """Smear one eager chunk.
 
@@ -87,12 +88,13 @@ def smear_chunk(
         source_counts: objects per event of the unsliced truth collection (NanoAOD links only).
         run, lumi, event: per-event identity (``None`` reads as 0).
         jets_pt: GenJet pT (GeV) per event, for the MET model's ``ht``/``njet``.
+        particles: the Delphes ``Particle`` record, for the jet model's ``hadronFlavour``.
     """
     truth = spec.selection.apply(rows)
     model = spec.model.kind_model(spec.kind)
     smeared = smear_array(
         truth, model=model, seed=spec.seed, event_id=(run, lumi, event), device=spec.device,
-        batch_size=spec.batch_size, extra=derived_inputs(model, truth, jets_pt),
+        batch_size=spec.batch_size, extra=derived_inputs(model, truth, jets_pt, particles),
     )
     return spec.form.build(smeared, truth, source_counts)
 

@@ -23,7 +23,7 @@ from ..smear import infer_kind
 from .chunk import ChunkCall, ChunkSpec, ModelRef
 from .collections import OutputForm
 from .schemas import schema_of
-from .truth import content_positions, derivable, truth_columns
+from .truth import content_positions, delphes_particles, derivable, truth_columns
 
 __all__ = ["smear_collection"]
 
@@ -64,6 +64,19 @@ def _activity_jets(events: Any, model: KindModel, columns: Mapping[str, Any]) ->
             "MET of events that have a GenJet collection"
         )
     return events.GenJet.pt
+
+
+def _flavour_particles(events: Any, model: KindModel, columns: Mapping[str, Any]) -> Any:
+    """The Delphes ``Particle`` record when the jet model's hadronFlavour must be computed from
+    it (Delphes GenJets have none), else None."""
+    if "hadronFlavour" not in derivable(model, delphes=True) or "hadronFlavour" in columns:
+        return None
+    if "Particle" not in events.fields:
+        raise ValueError(
+            "the jet model needs hadronFlavour, which Delphes GenJets lack: it is computed from "
+            "the events' Particle collection, and these events have none"
+        )
+    return delphes_particles(events.Particle)
 
 
 def smear_collection(
@@ -119,12 +132,18 @@ def smear_collection(
         columns["position"] = positions
         source_counts = lib.num(events[source], axis=1)
     jets_pt = _activity_jets(events, kind_model, columns) if kind == "met" else None
+    particles = (
+        _flavour_particles(events, kind_model, columns)
+        if kind == "jet" and schema is not None and schema.name == "delphes" else None
+    )
     identity = (
         _lazy_identity(events, event_id) if lazy else event_identity(collection, event_id)
     )
     form = OutputForm(schema.name, schema.target(kind), link) if schema else OutputForm()
     call = ChunkCall(ChunkSpec(ref, kind, seed, str(device), batch_size, selection, form))
-    args = (lib.zip(columns), source_counts, *identity, jets_pt)
+    if particles is not None:
+        particles = lib.zip(particles)
+    args = (lib.zip(columns), source_counts, *identity, jets_pt, particles)
     out = call(*(a._meta if _is_lazy(a) else a for a in args))  # the result, or its type
     if schema is not None:  # coffea's attrs lead .matched_gen to the events
         out = ak.Array(out, behavior=out.behavior, attrs=meta.attrs)

@@ -8,13 +8,16 @@ NanoAOD    ``Electron``,   prompt status-1 ``GenPart``  ``genPartIdx``, ``genPar
            ``Muon``,
            ``Photon``
 NanoAOD    ``MET``         ``GenMET`` (+ ``GenJet``)    none
-Delphes    ``Jet``         ``GenJet``                   none (Delphes stores no links)
+Delphes    ``Jet``         ``GenJet`` (+ ``Particle``)  none (Delphes stores no links)
 Delphes    ``Electron``,   prompt status-1 ``Particle``  none
            ``Muon``,
            ``Photon``
 Delphes    ``MissingET``   ``GenMissingET`` (+          none
                            ``GenJet``)
 =========  ==============  ===========================  =====================================
+
+Delphes GenJets carry no ``hadronFlavour``: a jet model that reads it gets it from ``Particle``
+(:func:`mlsmear.readers.delphes.delphes_hadron_flavour`).
 """
 
 from __future__ import annotations

@@ -12,7 +12,9 @@ Two steps, so that the same code serves eager, virtual and dask-awkward events:
 
 :func:`derived_inputs` computes the model inputs a truth collection lacks but its chunk defines:
 ``ht`` and ``njet`` of the MET model from the GenJets (:func:`mlsmear.generate.truth.jet_activity`:
-jets with pT > 20 GeV, no η cut) and the jets' ``dr_nearest``.
+jets with pT > 20 GeV, no η cut), the jets' ``dr_nearest`` and, for Delphes, the jets'
+``hadronFlavour`` from the ``Particle`` record
+(:func:`mlsmear.readers.delphes.delphes_hadron_flavour`: the labels the Delphes reader writes).
 """
 
 from __future__ import annotations
@@ -25,20 +27,20 @@ import numpy as np
 
 from ..generate.truth import (
     OBJECT_PDG,
-    TRUTH_OBJECT_PT_MIN,
     jet_activity,
     nearest_distance,
     prompt_objects,
     visible_particles,
 )
 from ..model import KindModel
-from ..readers.nanoaod import PROMPT_FLAGS
+from ..readers.delphes import delphes_hadron_flavour, delphes_record
+from ..readers.nanoaod import prompt_mask
 from ..refdet.collection import Collection
 from .schemas import Schema
 
 __all__ = [
-    "MASS_ROUNDING", "Selection", "content_positions", "derivable", "derived_inputs",
-    "truth_columns",
+    "MASS_ROUNDING", "Selection", "content_positions", "delphes_particles", "derivable",
+    "derived_inputs", "truth_columns",
 ]
 
 #: Truth masses between −MASS_ROUNDING and 0 GeV (float rounding of E² − p², e.g. in Delphes
@@ -51,6 +53,8 @@ _DELPHES_RECORD = ("pid", "mother1", "status", "pt", "eta", "phi", "mass", "char
 _NANOAOD_RECORD = ("pdgId", "status", "statusFlags")
 #: Inputs :func:`derived_inputs` can compute when the truth collection lacks them.
 _DERIVED = {"jet": ("dr_nearest",), "met": ("ht", "njet")}
+#: ... and those it can compute for Delphes events only (from the ``Particle`` record).
+_DERIVED_DELPHES = {"jet": ("hadronFlavour",)}
 
 
 @dataclass(frozen=True)
@@ -75,23 +79,22 @@ class Selection:
             return rows
         if self.rule == "prompt-delphes":
             return _delphes_prompt(rows, self.pdg)
-        keep = abs(rows.pdgId) == self.pdg
         if self.rule == "prompt-nanoaod":
-            keep = (
-                keep
-                & (rows.status == 1)
-                & ((rows.statusFlags & PROMPT_FLAGS) != 0)
-                & (rows.pt > TRUTH_OBJECT_PT_MIN)
-            )
+            keep = prompt_mask(rows.pdgId, rows.status, rows.statusFlags, rows.pt, self.pdg)
+        else:
+            keep = abs(rows.pdgId) == self.pdg
         return rows[keep]
 
 
 def _delphes_prompt(rows: ak.Array, pdg: int) -> ak.Array:
-    record = Collection.from_awkward(rows, _DELPHES_RECORD)
-    record = record.with_columns(
-        final=record["status"] == 1, mother1=record["mother1"].astype(np.int64)
-    )
+    record = delphes_record(Collection.from_awkward(rows, _DELPHES_RECORD))
     return prompt_objects(record, visible_particles(record), pdg).to_awkward()
+
+
+def delphes_particles(particles: Any) -> dict[str, Any]:
+    """The columns of a Delphes ``Particle`` collection (eager or dask-awkward) that make a
+    generator record (:func:`mlsmear.readers.delphes.delphes_record`), by engine name."""
+    return {n: particles[_DELPHES_NAMES.get(n, n)] for n in _DELPHES_RECORD}
 
 
 def content_positions(collection: ak.Array) -> ak.Array:
@@ -145,9 +148,8 @@ def truth_columns(
         read += _NANOAOD_RECORD if rule.rule == "prompt-nanoaod" else ()
         read += [n for n in ("pdgId", "charge") if kind in OBJECT_PDG and n in fields]
     read = list(dict.fromkeys(read))
-    missing = [
-        n for n in read if rename.get(n, n) not in fields and n not in _DERIVED.get(kind, ())
-    ]
+    derived = derivable(model, delphes=schema is not None and schema.name == "delphes")
+    missing = [n for n in read if rename.get(n, n) not in fields and n not in derived]
     if missing:
         raise ValueError(
             f"truth collection {source!r} lacks field(s) {missing} needed for the {kind} model; "
@@ -160,15 +162,21 @@ def truth_columns(
 
 
 def derived_inputs(
-    model: KindModel, truth: ak.Array, jets_pt: ak.Array | None
+    model: KindModel,
+    truth: ak.Array,
+    jets_pt: ak.Array | None,
+    particles: ak.Array | None = None,
 ) -> dict[str, np.ndarray | ak.Array]:
     """Inputs of ``model`` that ``truth`` lacks and the chunk defines (see the module docstring).
 
     Arguments:
         model: the kind's model; truth: the chunk's truth objects (eager).
         jets_pt: the chunk's GenJet pT (GeV, jagged), for the MET model's ``ht``/``njet``.
+        particles: the chunk's Delphes ``Particle`` record (:func:`delphes_particles`), for the
+            jets' ``hadronFlavour``; None for other schemas.
     """
-    lacking = [n for n in derivable(model) if n not in ak.fields(truth)]
+    lacking = [n for n in derivable(model, delphes=particles is not None)
+               if n not in ak.fields(truth)]  # fmt: skip
     if not lacking:
         return {}
     if model.kind == "met":
@@ -178,9 +186,18 @@ def derived_inputs(
         values = {"ht": ht, "njet": njet.astype(np.float64)}
         return {n: values[n] for n in lacking}
     jets = Collection.from_awkward(truth, ("eta", "phi"))
-    return {"dr_nearest": ak.unflatten(nearest_distance(jets), jets.counts)}
+    out: dict[str, np.ndarray | ak.Array] = {}
+    if "dr_nearest" in lacking:
+        out["dr_nearest"] = ak.unflatten(nearest_distance(jets), jets.counts)
+    if "hadronFlavour" in lacking:
+        record = delphes_record(Collection.from_awkward(particles, _DELPHES_RECORD))
+        flavour = delphes_hadron_flavour(jets, record)
+        out["hadronFlavour"] = ak.unflatten(flavour, jets.counts)
+    return out
 
 
-def derivable(model: KindModel) -> list[str]:
-    """The inputs of ``model`` that :func:`derived_inputs` can compute."""
-    return [n for n in _DERIVED.get(model.kind, ()) if n in model.input_fields]
+def derivable(model: KindModel, *, delphes: bool = False) -> list[str]:
+    """The inputs of ``model`` that :func:`derived_inputs` can compute (given the ``Particle``
+    record of Delphes events when ``delphes``)."""
+    names = _DERIVED.get(model.kind, ()) + (_DERIVED_DELPHES.get(model.kind, ()) if delphes else ())
+    return [n for n in names if n in model.input_fields]

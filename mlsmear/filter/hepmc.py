@@ -33,8 +33,8 @@ from typing import Any
 import numba
 import numpy as np
 
-from ..generate.pythia import import_pythia
-from ..generate.truth import _is_hadron
+from ..generate.pythia import pdg_charges
+from ..generate.truth import is_hadron
 from ..refdet.collection import Collection
 from ..refdet.kinematics import from_cartesian
 
@@ -151,7 +151,7 @@ def _hepmc_status(pid, status, daughter1):
         elif s == -12:
             out[i] = 4
         elif (
-            (_is_hadron(pid[i]) or abs(pid[i]) == 13 or abs(pid[i]) == 15)
+            (is_hadron(pid[i]) or abs(pid[i]) == 13 or abs(pid[i]) == 15)
             and d >= 0
             and pid[d] != pid[i]
             and 90 < abs(status[d]) < 95
@@ -227,19 +227,6 @@ def record_to_event(record: Collection, event: int, number: int) -> Any:
 # -- HepMC events -> record ------------------------------------------------------------------------
 
 
-@cache
-def _particle_data() -> Any:
-    """Pythia 8's particle data table (electric charges of PDG ids)."""
-    return import_pythia().Pythia("", False).particleData
-
-
-def _charges(pid: np.ndarray) -> np.ndarray:
-    """Electric charge (e) of each PDG id, from Pythia 8's particle data."""
-    ids, inverse = np.unique(pid, return_inverse=True)
-    data = _particle_data()
-    return np.asarray([float(data.charge(int(i))) for i in ids], dtype=np.float64)[inverse]
-
-
 def _first_mothers(links1: np.ndarray, links2: np.ndarray, n: int) -> np.ndarray:
     """Row of the first (lowest-id) parent of each particle, -1 for none, from HepMC links."""
     incoming = links1 > 0  # (particle, its end vertex); else (vertex, an outgoing particle)
@@ -285,7 +272,7 @@ def record_from_events(events: Sequence[Any]) -> Collection:
             "eta": eta,
             "phi": phi,
             "mass": np.where(particles["is_mass_set"], particles["mass"], mass),
-            "charge": _charges(pid),
+            "charge": pdg_charges(pid),
         },
     )
 

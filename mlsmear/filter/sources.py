@@ -14,7 +14,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import awkward as ak
 import numpy as np
 
 from ..generate.pythia import PythiaGenerator, pythia_seed
@@ -23,7 +22,7 @@ from ..refdet.collection import Collection
 from .clock import Clock
 from .hepmc import read_events, record_from_events
 
-__all__ = ["Batch", "FullRecordGenerator", "hepmc_batches", "pythia_batches"]
+__all__ = ["Batch", "hepmc_batches", "pythia_batches"]
 
 
 @dataclass(frozen=True)
@@ -31,7 +30,8 @@ class Batch:
     """Events handed through the filter together.
 
     Attributes:
-        record: generator record (columns of :mod:`mlsmear.generate.truth`; for Pythia also
+        record: generator record (columns of :mod:`mlsmear.generate.truth`; for Pythia all
+            those of :mod:`mlsmear.generate.pythia`, which include
             :data:`~mlsmear.filter.hepmc.RECORD_COLUMNS`).
         numbers: HepMC event number of each event (int64).
         identity: event identity of each event for the learnt detector's random numbers (int64).
@@ -47,27 +47,6 @@ class Batch:
     events: list[Any] | None = None
 
 
-class FullRecordGenerator(PythiaGenerator):
-    """A :class:`PythiaGenerator` whose record also has what HepMC output needs: ``status``
-    (Pythia's code), ``mother2``, ``daughter1`` (rows, -1 for none), ``px, py, pz, e`` (GeV)."""
-
-    def _record(self, particles: ak.Array) -> Collection:
-        def flat(array: ak.Array) -> np.ndarray:
-            return ak.to_numpy(ak.flatten(array, axis=1))
-
-        def row(array: ak.Array) -> np.ndarray:
-            index = flat(array)
-            return np.where(index > 0, index, -1).astype(np.int32)
-
-        momentum = particles.p
-        return super()._record(particles).with_columns(
-            status=flat(particles.status).astype(np.int32),
-            mother2=row(particles.mother2),
-            daughter1=row(particles.daughter1),
-            **{c: flat(momentum[c]) for c in ("px", "py", "pz", "e")},
-        )
-
-
 def pythia_batches(
     process: str, n_events: int, seed: int, *, batch_size: int, job_size: int, clock: Clock
 ) -> Iterator[Batch]:
@@ -75,7 +54,7 @@ def pythia_batches(
     for job in plan_jobs(process, n_events, job_size=job_size):
         detector_rng = np.random.default_rng(np.random.SeedSequence([seed, job.index]).spawn(2)[0])
         with clock("generator"):
-            generator = FullRecordGenerator(job.slice.settings, pythia_seed([seed, job.index]))
+            generator = PythiaGenerator(job.slice.settings, pythia_seed([seed, job.index]))
         for start in range(0, job.n_events, batch_size):
             n = min(batch_size, job.n_events - start)
             with clock("generator"):

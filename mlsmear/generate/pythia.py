@@ -4,13 +4,20 @@ Events come out of Pythia's batch interface ``Pythia.nextBatch`` (C++ fills an a
 whole events; no Python loop per particle or per event) and are converted to a generator
 *record*: a :class:`~mlsmear.refdet.Collection` with one row per record entry and the columns
 
-========== ==========================================================================
-``pid``      PDG id (int32)
-``mother1``  row of the first mother within the same event, -1 for none (int32)
-``final``    true for final-state (stable) particles
-``pt``       transverse momentum (GeV); ``eta``, ``phi``; ``mass`` (GeV)
-``charge``   electric charge in units of e (float64)
-========== ==========================================================================
+============= =======================================================================
+``pid``       PDG id (int32)
+``status``    Pythia's status code (int32; > 0 for final-state particles)
+``mother1``   row of the first mother within the same event, -1 for none (int32);
+              ``mother2``, ``daughter1``: row of the second mother / first daughter, likewise
+``final``     true for final-state (stable) particles
+``pt``        transverse momentum (GeV); ``eta``, ``phi``; ``mass`` (GeV, generated mass)
+``px`` ...    ``px``, ``py``, ``pz``, ``e``: Cartesian momentum and energy (GeV, float64)
+``charge``    electric charge in units of e (float64, :func:`pdg_charges`)
+============= =======================================================================
+
+Row 0 of every event is Pythia's entry 0, the event as a whole. The truth definitions
+(:mod:`mlsmear.generate.truth`) read ``pid, mother1, final, pt, eta, phi, mass, charge``; the
+HepMC output of the filter (:mod:`mlsmear.filter.hepmc`) also the other columns.
 
 Long-lived hadrons (c tau > 10 mm: K0S, Lambda, ...) are kept stable, as in LHC simulation.
 
@@ -25,6 +32,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from types import ModuleType
+from typing import Any
 
 import awkward as ak
 import numpy as np
@@ -39,6 +47,7 @@ __all__ = [
     "PythiaGenerator",
     "Slice",
     "import_pythia",
+    "pdg_charges",
     "pythia_seed",
 ]
 
@@ -134,6 +143,28 @@ def import_pythia() -> ModuleType:
     return pythia8mc
 
 
+@cache
+def _particle_data() -> Any:
+    """Pythia 8's particle data table (of an uninitialised Pythia instance)."""
+    return import_pythia().Pythia("", False).particleData
+
+
+#: PDG id -> electric charge (e), filled on demand by :func:`pdg_charges`.
+_CHARGES: dict[int, float] = {}
+
+
+def pdg_charges(pid: np.ndarray) -> np.ndarray:
+    """Electric charge (e, float64) of each PDG id, from Pythia 8's particle data (cached per id;
+    0 for ids Pythia does not know)."""
+    ids, inverse = np.unique(np.asarray(pid), return_inverse=True)
+    new = [i for i in ids.tolist() if i not in _CHARGES]
+    if new:
+        data = _particle_data()
+        _CHARGES.update((i, float(data.charge(i))) for i in new)
+    charges = np.asarray([_CHARGES[i] for i in ids.tolist()], dtype=np.float64)
+    return charges[inverse.reshape(-1)].reshape(np.shape(pid))
+
+
 def pythia_seed(entropy: Sequence[int]) -> int:
     """A Pythia seed (1 ... 900 000 000) derived from integers via numpy's SeedSequence."""
     return int(np.random.SeedSequence(list(entropy)).generate_state(1)[0] % 900_000_000) + 1
@@ -155,7 +186,6 @@ class PythiaGenerator:
                 raise ValueError(f"Pythia rejected the setting {line!r}")
         if not self._pythia.init():
             raise RuntimeError(f"Pythia initialisation failed for settings {list(settings)}")
-        self._charges: dict[int, float] = {}
 
     def generate(self, n_events: int) -> Collection:
         """Generate ``n_events`` events and return their record (see the module docstring)."""
@@ -174,30 +204,34 @@ class PythiaGenerator:
         def flat(array: ak.Array) -> np.ndarray:
             return ak.to_numpy(ak.flatten(array, axis=1))
 
+        def row(array: ak.Array) -> np.ndarray:
+            # Pythia's entry 0 is the event as a whole: index 0 means "none".
+            index = flat(array).astype(np.int32)
+            return np.where(index > 0, index, -1).astype(np.int32)
+
         pid = flat(particles.id).astype(np.int32)
-        mother1 = flat(particles.mother1).astype(np.int32)
+        status = flat(particles.status).astype(np.int32)
         momentum = particles.p
-        pt, eta, phi, _ = from_cartesian(*(flat(momentum[c]) for c in ("px", "py", "pz", "e")))
+        cartesian = {c: flat(momentum[c]) for c in ("px", "py", "pz", "e")}
+        pt, eta, phi, _ = from_cartesian(*cartesian.values())
         return Collection.from_counts(
             ak.to_numpy(ak.num(particles.id, axis=1)),
             {
                 "pid": pid,
-                # Pythia's entry 0 is the event as a whole: mother 0 means "no mother".
-                "mother1": np.where(mother1 > 0, mother1, -1).astype(np.int32),
-                "final": flat(particles.status) > 0,
+                "mother1": row(particles.mother1),
+                "final": status > 0,
                 "pt": pt,
                 "eta": eta,
                 "phi": phi,
                 "mass": flat(particles.m),
                 "charge": self._charge(pid),
+                "status": status,
+                "mother2": row(particles.mother2),
+                "daughter1": row(particles.daughter1),
+                **cartesian,
             },
         )
 
     def _charge(self, pid: np.ndarray) -> np.ndarray:
-        """Electric charge of each PDG id, from Pythia's particle data (cached per id)."""
-        ids, inverse = np.unique(pid, return_inverse=True)
-        data = self._pythia.particleData
-        for i in ids.tolist():
-            if i not in self._charges:
-                self._charges[i] = float(data.charge(i))
-        return np.asarray([self._charges[i] for i in ids.tolist()])[inverse]
+        """Electric charge of each PDG id (:func:`pdg_charges`)."""
+        return pdg_charges(pid)

@@ -43,6 +43,7 @@ __all__ = [
     "flavour_hadrons",
     "gen_jets",
     "gen_met",
+    "is_hadron",
     "jet_activity",
     "nearest_distance",
     "prompt_objects",
@@ -66,8 +67,9 @@ _PARTICLE_COLUMNS = ("pt", "eta", "phi", "mass", "pid", "charge")
 
 
 @numba.njit(cache=True)
-def _is_hadron(pid):
-    """Meson or baryon: both of the last two quark digits of the PDG id are set."""
+def is_hadron(pid):
+    """Meson or baryon: both of the last two quark digits of the PDG id are set (numba-compiled,
+    one scalar PDG id; callable from Python and from other numba functions)."""
     a = abs(pid)
     return (a // 100) % 10 != 0 and (a // 10) % 10 != 0
 
@@ -75,7 +77,7 @@ def _is_hadron(pid):
 @numba.njit(cache=True)
 def _heavy_flavour(pid):
     """5 for b hadrons, 4 for c hadrons (without b), 0 otherwise."""
-    if not _is_hadron(pid):
+    if not is_hadron(pid):
         return 0
     a = abs(pid)
     quarks = ((a // 1000) % 10, (a // 100) % 10, (a // 10) % 10)
@@ -97,7 +99,7 @@ def _from_hadron(offsets, event, rows, pid, mother1):
             if j < 0:
                 break
             up = mother1[start + j]
-            if up >= 0 and _is_hadron(pid[start + j]):
+            if up >= 0 and is_hadron(pid[start + j]):
                 out[k] = True
                 break
             if up == j:
@@ -140,24 +142,23 @@ def _nearest(offsets, eta, phi, alone):
 
 def stable_particles(record: Collection) -> Collection:
     """Final-state particles (columns pt, eta, phi, mass, pid, charge): the detector input."""
-    stable = record.select(record["final"])
-    return Collection(stable.offsets, {c: stable[c] for c in _PARTICLE_COLUMNS})
+    return record.select(record["final"], _PARTICLE_COLUMNS)
 
 
 def visible_particles(record: Collection) -> Collection:
-    """Final-state particles except the invisible ones, with ``uid`` = row in the record."""
+    """Final-state particles except the invisible ones (columns pt, eta, phi, mass, pid, charge
+    and ``uid`` = row in the record)."""
     rows = record.with_columns(uid=np.arange(len(record), dtype=np.int64))
     keep = rows["final"] & ~np.isin(np.abs(rows["pid"]), INVISIBLE_PDG)
-    return rows.select(keep)
+    return rows.select(keep, (*_PARTICLE_COLUMNS, "uid"))
 
 
 def flavour_hadrons(record: Collection) -> Collection:
     """Last b and c hadrons of each decay chain with pT > 5 GeV: pt, eta, phi, ``flavour``."""
     flavour = _last_heavy(record.offsets, record.event_index, record["pid"], record["mother1"])
-    hadrons = record.with_columns(flavour=flavour).select(
-        (flavour > 0) & (record["pt"] > FLAVOUR_HADRON_PT_MIN)
+    return record.with_columns(flavour=flavour).select(
+        (flavour > 0) & (record["pt"] > FLAVOUR_HADRON_PT_MIN), ("pt", "eta", "phi", "flavour")
     )
-    return Collection(hadrons.offsets, {c: hadrons[c] for c in ("pt", "eta", "phi", "flavour")})
 
 
 def gen_jets(visible: Collection, hadrons: Collection) -> Collection:
@@ -185,7 +186,9 @@ def prompt_objects(record: Collection, visible: Collection, pdg: int) -> Collect
     prompt[rows] = ~_from_hadron(
         record.offsets, record.event_index, rows, record["pid"], record["mother1"]
     )
-    objects = record.with_columns(uid=np.arange(len(record), dtype=np.int64)).select(prompt)
+    objects = record.with_columns(uid=np.arange(len(record), dtype=np.int64)).select(
+        prompt, (*_PARTICLE_COLUMNS, "uid")
+    )
     sums = cone_sums(
         objects, visible, dr_max=TRUTH_ISO_DR, pt_min=0.0, exclude=(objects["uid"], visible["uid"])
     )
@@ -203,7 +206,9 @@ def jet_activity(jets: Collection) -> tuple[np.ndarray, np.ndarray]:
 def gen_met(record: Collection, jets: Collection) -> Collection:
     """One row per event: GenMET ``pt`` (GeV), ``phi`` from the neutrinos; ``ht`` (GeV) and
     ``njet`` of the GenJets (:func:`jet_activity`)."""
-    invisible = record.select(record["final"] & np.isin(np.abs(record["pid"]), INVISIBLE_PDG))
+    invisible = record.select(
+        record["final"] & np.isin(np.abs(record["pid"]), INVISIBLE_PDG), ("pt", "phi")
+    )
     px, py = transverse_sum(invisible)
     ht, njet = jet_activity(jets)
     return Collection.one_per_event(

@@ -4,8 +4,12 @@ Delphes stores no truth <-> reco links, so every kind is matched with the unique
 rule of :mod:`mlsmear.generate.matching` (Delta R < 0.2 for jets, < 0.1 for e, mu, gamma).
 
 - Jets: truth = the GenJet branch (``GenJet`` by default: whatever the card clustered), with
-  ``hadronFlavour`` and ``dr_nearest`` computed as for generated pairs from the ``Particle``
-  record; reco = the ``Jet`` branch, ``reco_btag`` = bit 0 of ``Jet.BTag``.
+  ``hadronFlavour`` (:func:`delphes_hadron_flavour`) and ``dr_nearest`` computed as for
+  generated pairs from the ``Particle`` record; reco = the ``Jet`` branch, ``reco_btag`` = bit 0
+  of ``Jet.BTag``. Delphes' own ``GenJet.Flavor`` is not used: the usual cards (e.g.
+  ``delphes_card_CMS.tcl``) run ``JetFlavorAssociation`` on reco jets only, so it is 0 for every
+  GenJet (as in ``tests/data/delphes.root``), and where a card fills it, it is a parton flavour
+  (heaviest quark within Delta R 0.5, gluon 21), not a hadron flavour.
 - Electrons, muons, photons: truth = prompt final-state particles of the ``Particle`` record
   (same definition and ``truth_iso`` as :mod:`mlsmear.generate.truth`); reco = the ``Electron``,
   ``Muon``, ``Photon`` branches.
@@ -33,6 +37,7 @@ from ..generate.truth import (
     visible_particles,
 )
 from ..refdet.btag import label_flavour
+from ..refdet.collection import Collection
 from ._uproot import (
     as_paths,
     concatenate_pairs,
@@ -43,7 +48,7 @@ from ._uproot import (
     read_branches,
 )
 
-__all__ = ["read_pairs_from_delphes"]
+__all__ = ["delphes_hadron_flavour", "delphes_record", "read_pairs_from_delphes"]
 
 _PARTICLE = {
     "pid": "Particle.PID", "mother1": "Particle.M1", "status": "Particle.Status",
@@ -52,6 +57,27 @@ _PARTICLE = {
 }  # fmt: skip
 _RECO = {"electron": "Electron", "muon": "Muon", "photon": "Photon"}
 _MASS = {"electron": 0.000511, "muon": 0.105658, "photon": 0.0}  # GeV
+
+
+def delphes_record(particles: Collection) -> Collection:
+    """The generator record (columns of :mod:`mlsmear.generate.truth`) of Delphes ``Particle``
+    columns ``pid`` (PID), ``mother1`` (M1), ``status`` (Status), ``pt``, ``eta``, ``phi``,
+    ``mass``, ``charge``: ``final`` = status 1."""
+    return particles.with_columns(
+        final=particles["status"] == 1, mother1=particles["mother1"].astype(np.int64)
+    )
+
+
+def delphes_hadron_flavour(jets: Collection, record: Collection) -> np.ndarray:
+    """``hadronFlavour`` (int8: 5, 4, 0) of Delphes GenJets (columns eta, phi) from the event's
+    ``Particle`` record (:func:`delphes_record`): the definition of generated pairs
+    (:mod:`mlsmear.generate.truth`): 5 / 4 when the last b / c hadron of a decay chain, pT > 5
+    GeV, lies within Delta R < 0.3 of the jet, each hadron labelling its closest jet, b over c.
+
+    Used by this reader (``truth_hadronFlavour``) and by ``mlsmear.smear`` on coffea Delphes
+    events (``GenJet.hadronFlavour``), so that both give the same labels.
+    """
+    return label_flavour(jets, flavour_hadrons(record), dr_max=FLAVOUR_DR)
 
 
 def _kinematics(prefix: str, *, mass: bool) -> dict[str, str]:
@@ -78,16 +104,12 @@ def _read_file(path: str, tree_name: str, truth_jets: str, reco_jets: str) -> di
     arrays = read_branches(tree, path, needs)
 
     event_ids = flat_values(arrays["Event.Number"]).astype(np.int64)
-    particles = jagged_collection(arrays, _PARTICLE)
-    record = particles.with_columns(
-        final=particles["status"] == 1, mother1=particles["mother1"].astype(np.int64)
-    )
-    hadrons = flavour_hadrons(record)
+    record = delphes_record(jagged_collection(arrays, _PARTICLE))
     visible = visible_particles(record)
 
     gen_jets = jagged_collection(arrays, _kinematics(truth_jets, mass=True))
     gen_jets = gen_jets.with_columns(
-        hadronFlavour=label_flavour(gen_jets, hadrons, dr_max=FLAVOUR_DR),
+        hadronFlavour=delphes_hadron_flavour(gen_jets, record),
         dr_nearest=nearest_distance(gen_jets),
     )
     jets = jagged_collection(arrays, _kinematics(reco_jets, mass=True))

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
+from typing import Any
 
 import awkward as ak
 import numpy as np
@@ -37,7 +38,7 @@ from ._uproot import (
     read_branches,
 )
 
-__all__ = ["PROMPT_FLAGS", "nanoaod_event_id", "read_pairs_from_nanoaod"]
+__all__ = ["PROMPT_FLAGS", "nanoaod_event_id", "prompt_mask", "read_pairs_from_nanoaod"]
 
 #: GenPart_statusFlags bits of a prompt object: isPrompt (0), isDirectPromptTauDecayProduct (5).
 PROMPT_FLAGS = (1 << 0) | (1 << 5)
@@ -68,6 +69,21 @@ def nanoaod_event_id(run: np.ndarray, lumi: np.ndarray, event: np.ndarray) -> np
     with np.errstate(over="ignore"):
         mixed = _splitmix64(_splitmix64(_splitmix64(u64(run)) ^ u64(lumi)) ^ u64(event))
     return (mixed & _MASK63).astype(np.int64)
+
+
+def prompt_mask(pdg_id: Any, status: Any, status_flags: Any, pt: Any, pdg: int) -> Any:
+    """True for the prompt truth objects of |PDG id| ``pdg`` among ``GenPart`` rows: status 1,
+    ``statusFlags`` isPrompt or isDirectPromptTauDecayProduct (:data:`PROMPT_FLAGS`),
+    pT > :data:`~mlsmear.generate.truth.TRUTH_OBJECT_PT_MIN` GeV.
+
+    Element-wise on arrays of one shape: flat numpy columns or (jagged) awkward arrays alike.
+    """
+    return (
+        (status == 1)
+        & (abs(pdg_id) == pdg)
+        & ((status_flags & PROMPT_FLAGS) != 0)
+        & (pt > TRUTH_OBJECT_PT_MIN)
+    )
 
 
 def _match_from_index(
@@ -145,12 +161,7 @@ def _objects(
 ) -> tuple[Collection, Collection, np.ndarray]:
     """(truth, reco, match) of electrons, muons or photons."""
     name, pdg = _RECO[kind], OBJECT_PDG[kind]
-    prompt = (
-        (gen["status"] == 1)
-        & (np.abs(gen["pdgId"]) == pdg)
-        & ((gen["statusFlags"] & PROMPT_FLAGS) != 0)
-        & (gen["pt"] > TRUTH_OBJECT_PT_MIN)
-    )
+    prompt = prompt_mask(gen["pdgId"], gen["status"], gen["statusFlags"], gen["pt"], pdg)
     objects = gen.select(prompt)
     charge = -np.sign(objects["pdgId"]) * (pdg != 22)
     truth = Collection(

@@ -137,11 +137,13 @@ class Collection:
         out._event_index = self._event_index
         return out
 
-    def select(self, mask: np.ndarray) -> Collection:
-        """Keep the rows where ``mask`` is true; the event structure is kept."""
+    def select(self, mask: np.ndarray, columns: Iterable[str] | None = None) -> Collection:
+        """Keep the rows where ``mask`` is true (and only ``columns``, when given: the others are
+        not copied); the event structure is kept."""
         mask = np.asarray(mask, dtype=bool)
         counts = np.bincount(self.event_index[mask], minlength=self.n_events)
-        return Collection.from_counts(counts, {k: v[mask] for k, v in self.columns.items()})
+        names = self.columns if columns is None else columns
+        return Collection.from_counts(counts, {k: self[k][mask] for k in names})
 
     def to_awkward(self) -> ak.Array:
         """Jagged awkward record array (events x rows) of all columns."""
