@@ -74,7 +74,10 @@ class Axes:
 
 def _edges(values: np.ndarray, n: int, *, log: bool) -> np.ndarray:
     """``n`` bins over the 0.1–99.9 % range of the finite values (of the positive ones, and
-    log-spaced, if ``log``; from 0 for linear bins of non-negative values)."""
+    log-spaced, if ``log``; from 0 for linear bins of non-negative values). Log bins start at
+    least 10⁻⁴ of the upper edge: below that a value is a numerical zero (a single-tower jet's
+    mass is 1e-6 GeV from E² − p² rounding, the learnt detector's exactly 0), so both samples put
+    such values in the same underflow."""
     v = values[np.isfinite(values)]
     if log:
         v = v[v > 0]
@@ -83,6 +86,8 @@ def _edges(values: np.ndarray, n: int, *, log: bool) -> np.ndarray:
     low, high = (float(x) for x in np.quantile(v, [0.001, 0.999]))
     if not log and low >= 0:  # a non-negative spectrum (MET) starts at 0
         low = 0.0
+    if log:
+        low = max(low, 1e-4 * high)
     if high <= low:
         high = low + 1.0
     return np.geomspace(low, high, n + 1) if log else np.linspace(low, high, n + 1)
