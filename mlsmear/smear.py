@@ -18,9 +18,8 @@ import numpy as np
 import torch
 import vector
 
-from . import residuals
 from .counter_random import event_keys
-from .engine import DEFAULT_BATCH_SIZE, sample_residuals
+from .engine import DEFAULT_BATCH_SIZE, sample_reco
 from .identity import event_identity
 from .kinds import kind_spec
 from .model import Bundle, KindModel, passes_thresholds
@@ -221,14 +220,9 @@ def smear_array(
     keys = np.repeat(event_keys(seed, run, lumi, event), counts)
     offsets = np.concatenate([[0], np.cumsum(counts)])
     index = np.arange(counts.sum(), dtype=np.int64) - np.repeat(offsets[:-1], counts)
-    reconstructed, r = sample_residuals(
-        kind_model, kind_model.features(columns), keys, index, device=device,
-        batch_size=batch_size,
+    reconstructed, reco = sample_reco(
+        kind_model, columns, keys, index, device=device, batch_size=batch_size
     )
-    reco = {
-        q: residuals.apply(kind_r, columns[q], r[:, k], columns["pt"])
-        for k, (q, kind_r) in enumerate(zip(spec.quantities, spec.residuals, strict=True))
-    }
     if spec.per_event:
         return ak.zip(
             {"pt": reco["pt"], "phi": reco["phi"]},
