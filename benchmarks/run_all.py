@@ -16,30 +16,18 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 import warnings
 from pathlib import Path
 
 import numpy as np
-import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
 
 from peak_memory import peak_rss_mib  # noqa: E402
-from smear_throughput import compute_limit, gaussian_smear, truth_jets  # noqa: E402
+from smear_throughput import best_time, throughput  # noqa: E402
 
 import mlsmear  # noqa: E402
 from mlsmear.engine import DEFAULT_BATCH_SIZE  # noqa: E402
-
-
-def _best_time(fn, repeat: int) -> float:
-    fn()
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def refdet_speedup(bundle: mlsmear.Bundle, n_events: int, seed: int = 1) -> dict:
@@ -56,8 +44,8 @@ def refdet_speedup(bundle: mlsmear.Bundle, n_events: int, seed: int = 1) -> dict
     arrays = truth_arrays(truth_objects(record, hadrons))
     ids = np.arange(n_events)
     kinds = [k for k in arrays if k in bundle]
-    t_ref = _best_time(lambda: detector.run(particles, 1, hadrons=hadrons), repeat=3)
-    t_nn = _best_time(
+    t_ref = best_time(lambda: detector.run(particles, 1, hadrons=hadrons), repeat=3)
+    t_nn = best_time(
         lambda: predict(arrays, kinds, bundle=bundle, seed=1, identity=ids, device="cpu"),
         repeat=3,
     )
@@ -78,30 +66,13 @@ def main() -> None:
     bundle = mlsmear.load(args.model)
     jet = bundle["jet"]
     sizes = [10_000, 1_000_000] if args.quick else [1_000, 10_000, 100_000, 1_000_000]
-    repeat = 1 if args.quick else 3
-    by_size = {}
-    for n in sizes:
-        jets = truth_jets(n)
-        by_size[n] = n / _best_time(lambda jets=jets: mlsmear.smear(jets, model=jet, seed=1,
-                                                                      device="cpu"), repeat)
-    largest = max(sizes)
-    jets = truth_jets(largest)
-    rng = np.random.default_rng(0)
-    gaussian = largest / _best_time(lambda: gaussian_smear(jets, rng), repeat=3)
-    limit = compute_limit(jet, DEFAULT_BATCH_SIZE, 200_000)
-    peaks = {n: peak_rss_mib(str(args.model), n) for n in (10_000, largest)}
     result = {
         "model": str(args.model),
-        "network": jet.net.config(),
-        "torch_threads": torch.get_num_threads(),
-        "objects_per_s": round(by_size[largest]),
-        "gaussian_objects_per_s": round(gaussian),
-        "compute_limit_objects_per_s": round(limit),
-        "compute_limit_fraction": round(by_size[largest] / limit, 3),
-        "peak_rss_mib": {str(n): round(v, 1) for n, v in peaks.items()},
-        "peak_rss_ratio": round(peaks[largest] / peaks[10_000], 3),
-        "objects_per_s_by_size": {str(k): round(v) for k, v in by_size.items()},
+        **throughput(jet, sizes, repeat=1 if args.quick else 3, batch_size=DEFAULT_BATCH_SIZE),
     }
+    peaks = {n: peak_rss_mib(str(args.model), n) for n in (10_000, max(sizes))}
+    result["peak_rss_mib"] = {str(n): round(v, 1) for n, v in peaks.items()}
+    result["peak_rss_ratio"] = round(peaks[max(sizes)] / peaks[10_000], 3)
     speed = refdet_speedup(bundle, 1000 if args.quick else 3000)
     result["refdet_speedup_per_event"] = speed.pop("refdet_speedup_per_event")
     result["refdet_comparison"] = speed

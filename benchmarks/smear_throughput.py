@@ -7,7 +7,7 @@ Prints one JSON object. Every figure is measured in this run on the same truth j
 - ``compute_limit_objects_per_s``: the same network's forward pass alone (trunk + every head,
   no sampling, no I/O) — the rate the matrix multiplications allow;
 - ``compute_limit_fraction``: ``objects_per_s / compute_limit_objects_per_s``;
-- ``by_size``: objects/s per input size.
+- ``objects_per_s_by_size``: objects/s per input size.
 
 Usage: ``python benchmarks/smear_throughput.py [--model default] [--sizes 1000 ... 1000000]``
 """
@@ -54,16 +54,15 @@ def gaussian_smear(jets: ak.Array, rng: np.random.Generator) -> ak.Array:
     return ak.unflatten(out, np.bincount(event[keep], minlength=counts.size))
 
 
-def _rate(fn, n: int, repeat: int) -> float:
-    fn()  # warm-up (numba compilation, allocator)
-    best = min(_timed(fn) for _ in range(repeat))
-    return n / best
-
-
-def _timed(fn) -> float:
-    start = time.perf_counter()
+def best_time(fn, repeat: int) -> float:
+    """Shortest of ``repeat`` timed calls (s), after one warm-up call (numba, allocator)."""
     fn()
-    return time.perf_counter() - start
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
 
 
 def compute_limit(model: mlsmear.KindModel, batch: int, n: int) -> float:
@@ -79,7 +78,38 @@ def compute_limit(model: mlsmear.KindModel, batch: int, n: int) -> float:
                 for k in range(net.n_quantities):
                     net.head_logits(k, h, previous)
 
-    return _rate(forward, (n // batch) * batch, repeat=3)
+    return (n // batch) * batch / best_time(forward, repeat=3)
+
+
+def throughput(
+    model: mlsmear.KindModel, sizes: list[int], *, repeat: int, batch_size: int
+) -> dict:
+    """The figures of this benchmark for a jet model (one repeat at 10⁶ objects and above)."""
+    warnings.simplefilter("ignore", mlsmear.OutOfRangeWarning)
+    by_size = {}
+    for n in sizes:
+        jets = truth_jets(n)
+        by_size[n] = n / best_time(
+            lambda jets=jets: mlsmear.smear(
+                jets, model=model, seed=1, device="cpu", batch_size=batch_size
+            ),
+            repeat if n < 1_000_000 else 1,
+        )
+    largest = max(sizes)
+    jets = truth_jets(largest)
+    rng = np.random.default_rng(0)
+    gaussian = largest / best_time(lambda: gaussian_smear(jets, rng), repeat=3)
+    limit = compute_limit(model, batch_size, min(largest, 200_000))
+    return {
+        "network": model.net.config(),
+        "torch_threads": torch.get_num_threads(),
+        "objects_per_s": round(by_size[largest]),
+        "gaussian_objects_per_s": round(gaussian),
+        "gaussian_over_mlsmear": round(gaussian / by_size[largest], 2),
+        "compute_limit_objects_per_s": round(limit),
+        "compute_limit_fraction": round(by_size[largest] / limit, 3),
+        "objects_per_s_by_size": {str(k): round(v) for k, v in by_size.items()},
+    }
 
 
 def main() -> None:
@@ -90,33 +120,8 @@ def main() -> None:
     args = parser.parse_args()
     loaded = mlsmear.load(args.model)
     model = loaded if isinstance(loaded, mlsmear.KindModel) else loaded["jet"]
-    warnings.simplefilter("ignore", mlsmear.OutOfRangeWarning)
-    by_size = {}
-    for n in args.sizes:
-        jets = truth_jets(n)
-        by_size[n] = _rate(
-            lambda jets=jets: mlsmear.smear(
-                jets, model=model, seed=1, device="cpu", batch_size=args.batch_size
-            ),
-            n, repeat=3 if n < 1_000_000 else 1,
-        )
-    largest = max(args.sizes)
-    jets = truth_jets(largest)
-    rng = np.random.default_rng(0)
-    gaussian = _rate(lambda: gaussian_smear(jets, rng), largest, repeat=3)
-    limit = compute_limit(model, args.batch_size, min(largest, 200_000))
-    result = {
-        "model": str(args.model),
-        "network": model.net.config(),
-        "threads": torch.get_num_threads(),
-        "objects_per_s": round(by_size[largest]),
-        "gaussian_objects_per_s": round(gaussian),
-        "gaussian_over_mlsmear": round(gaussian / by_size[largest], 2),
-        "compute_limit_objects_per_s": round(limit),
-        "compute_limit_fraction": round(by_size[largest] / limit, 3),
-        "by_size": {str(k): round(v) for k, v in by_size.items()},
-    }
-    print(json.dumps(result, indent=1))
+    result = throughput(model, args.sizes, repeat=3, batch_size=args.batch_size)
+    print(json.dumps({"model": str(args.model), **result}, indent=1))
 
 
 if __name__ == "__main__":
