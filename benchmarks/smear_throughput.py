@@ -66,9 +66,10 @@ def best_time(fn, repeat: int) -> float:
 
 
 def compute_limit(model: mlsmear.KindModel, batch: int, n: int) -> float:
-    """Objects/s of the bare forward pass (trunk + all heads) in evaluation batches."""
-    net = model.net
-    x = torch.rand(batch, net.n_inputs)
+    """Objects/s of the bare forward pass (trunk + all heads) in evaluation batches, at the
+    model's precision."""
+    net = model.evaluation_net(torch.device("cpu"))
+    x = torch.rand(batch, net.n_inputs).to(next(net.parameters()).dtype)
     previous = torch.rand(batch, net.n_quantities)
 
     def forward() -> None:
@@ -102,6 +103,7 @@ def throughput(
     limit = compute_limit(model, batch_size, min(largest, 200_000))
     return {
         "network": model.net.config(),
+        "precision": model.precision,
         "torch_threads": torch.get_num_threads(),
         "objects_per_s": round(by_size[largest]),
         "gaussian_objects_per_s": round(gaussian),

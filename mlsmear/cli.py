@@ -30,7 +30,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``mlsmear`` script; returns the process exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
+    args.argv = argv  # the command line as given (recorded in model cards by validate)
     try:
         return int(args.func(args) or 0)
     except (ValueError, FileNotFoundError, KeyError, ImportError) as err:

@@ -62,7 +62,8 @@ def sample_residuals(
     """
     device = resolve_device(device)
     sampler = sampler or ("numba" if device.type == "cpu" else "torch")
-    net, n, n_q = model.net.to(device), x.shape[0], model.net.n_quantities
+    net, n, n_q = model.evaluation_net(device), x.shape[0], model.net.n_quantities
+    dtype = next(net.parameters()).dtype
     allow_lost = model.spec.has_efficiency
     residuals = np.full((n, n_q), np.nan)
     knots = [torch.from_numpy(b.knots).to(device) for b in model.binnings]  # torch sampler only
@@ -70,14 +71,15 @@ def sample_residuals(
     with torch.inference_mode():
         for start in range(0, n, batch_size):
             stop = min(start + batch_size, n)
-            xb = torch.from_numpy(np.ascontiguousarray(x[start:stop])).to(device)
+            xb = torch.from_numpy(np.ascontiguousarray(x[start:stop])).to(device, dtype)
             h = net.features(xb)
             positions = torch.empty((stop - start, n_q), dtype=torch.float64, device=device)
             if sampler == "torch":
                 kb = torch.from_numpy(keys[start:stop].view(np.int64)).to(device)
                 ib = torch.from_numpy(index[start:stop]).to(device)
             for k in range(n_q):
-                probs = torch.softmax(net.head_logits(k, h, positions.to(h.dtype)), dim=1)
+                logits = net.head_logits(k, h, positions.float())
+                probs = torch.softmax(logits, dim=1, dtype=torch.float32)
                 lost_ok = allow_lost and k == 0
                 if sampler == "torch":
                     positions[:, k] = sample_positions_torch(probs, kb, ib, k, lost_ok)

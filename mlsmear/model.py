@@ -12,6 +12,7 @@ pickle/``torch.save`` files are refused and every file is checked before use.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 from collections.abc import Iterator, Mapping
@@ -31,11 +32,14 @@ from .network import SmearNet
 from .transforms import InputFeature, input_matrix
 
 __all__ = [
-    "KindModel", "Bundle", "ModelFileError", "FORMAT", "FORMAT_VERSION", "passes_thresholds"
+    "KindModel", "Bundle", "ModelFileError", "FORMAT", "FORMAT_VERSION", "PRECISIONS",
+    "passes_thresholds",
 ]
 
 FORMAT = "mlsmear-model"
 FORMAT_VERSION = 1
+#: Evaluation precisions a model card may name.
+PRECISIONS = {"float32": torch.float32, "bfloat16": torch.bfloat16}
 #: pickle protocols 2–5 start with 0x80 and the protocol byte; torch.save writes a zip archive
 _PICKLE_MAGIC = (*(bytes([0x80, p]) for p in range(2, 6)), b"PK\x03\x04")
 
@@ -68,6 +72,9 @@ class KindModel:
         net: the classifier network.
         thresholds: cuts applied to the smeared objects: ``pt_min`` (GeV), ``abs_eta_max``.
         card: free-form provenance and validation figures recorded in the model card.
+        precision: dtype of the network's evaluation, ``"float32"`` or ``"bfloat16"`` (weights
+            and activations; softmax and sampling stay float32/float64). Part of the card: the
+            validation figures are measured at this precision.
     """
 
     kind: str
@@ -76,6 +83,8 @@ class KindModel:
     net: SmearNet
     thresholds: dict[str, float] = field(default_factory=dict)
     card: dict[str, Any] = field(default_factory=dict)
+    precision: str = "float32"
+    _evaluation_nets: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         spec = kind_spec(self.kind)
@@ -96,7 +105,23 @@ class KindModel:
             raise ModelFileError(
                 f"unknown thresholds {sorted(unknown)}; valid: pt_min, abs_eta_max"
             )
+        if self.precision not in PRECISIONS:
+            raise ModelFileError(
+                f"unknown precision {self.precision!r}; valid: {', '.join(PRECISIONS)}"
+            )
         self.net.eval()
+
+    def evaluation_net(self, device: torch.device) -> SmearNet:
+        """The network on ``device`` in the model's precision: :attr:`net` itself for float32 on
+        the CPU, else a copy made once per device."""
+        device = torch.device(device)
+        if device.type == "cpu" and self.precision == "float32":
+            return self.net
+        key = str(device)
+        if key not in self._evaluation_nets:
+            dtype = PRECISIONS[self.precision]
+            self._evaluation_nets[key] = copy.deepcopy(self.net).to(device=device, dtype=dtype)
+        return self._evaluation_nets[key]
 
     @property
     def spec(self):
@@ -143,6 +168,7 @@ class KindModel:
             "inputs": [f.to_config() for f in self.inputs],
             "network": self.net.config(),
             "thresholds": self.thresholds,
+            "precision": self.precision,
             "tensors_sha256": sha256,
             **self.card,
         }
@@ -201,12 +227,13 @@ class KindModel:
         except (KeyError, TypeError, RuntimeError) as err:
             raise ModelFileError(f"{where}: model card and tensors do not fit: {err}") from err
         extra = {k: v for k, v in card.items() if k not in _CARD_KEYS}
-        return cls(kind, inputs, binnings, net, dict(card.get("thresholds", {})), extra)
+        precision = card.get("precision", "float32")
+        return cls(kind, inputs, binnings, net, dict(card.get("thresholds", {})), extra, precision)
 
 
 _CARD_KEYS = {
     "format", "format_version", "kind", "quantities", "inputs", "network", "thresholds",
-    "tensors_sha256",
+    "precision", "tensors_sha256",
 }
 
 

@@ -94,10 +94,12 @@ class SmearNet(nn.Module):
 
     def head_logits(self, k: int, h: torch.Tensor, previous: torch.Tensor) -> torch.Tensor:
         """Logits of head ``k`` given trunk features and the positions in [0, 1] of quantities
-        ``0 … k−1`` (shape ``(n, k)``; ignored unless autoregressive)."""
+        ``0 … k−1`` (shape ``(n, k)``; ignored unless autoregressive). The normal scores are
+        computed in ``previous``'s precision (float32 or better: bfloat16 cannot resolve a
+        position of 0.999) and then cast to the features' dtype."""
         if self.autoregressive and k:
             scores = torch.special.ndtri(previous[:, :k].clamp(1e-6, 1 - 1e-6))
-            h = torch.cat([h, scores], dim=1)
+            h = torch.cat([h, scores.to(h.dtype)], dim=1)
         return self.heads[k](h)
 
     def forward(self, x: torch.Tensor, positions: torch.Tensor) -> list[torch.Tensor]:

@@ -1,7 +1,8 @@
 """Categorical sampling of residual categories with counter-based uniforms (numba CPU, torch).
 
-For each object, draw 0 of a quantity picks the category by inverse CDF over the 101
-probabilities (accumulated in float64); draw 1 is the uniform position inside the chosen bin.
+For each object, draw 0 of a quantity picks the category by inverse CDF over the 101 softmax
+probabilities (accumulated in float64; their sum is taken as 1, a draw beyond the accumulated
+total picks the last category); draw 1 is the uniform position inside the chosen bin.
 The result is the object's CDF position ``(category − 1 + u) / n_bins`` in [0, 1), or −1 when
 category 0 ("not reconstructed") was drawn. Heads that may not lose the object sample only
 categories 1–100 (category 0's probability is removed and the rest renormalised).
@@ -30,13 +31,10 @@ def _sample_positions_nb(probs, keys, index, quantity, allow_lost, out):
     n_bins = n_cat - 1
     q = np.uint64(quantity)
     for i in numba.prange(n):
-        total = 0.0
-        for c in range(n_cat):
-            total += np.float64(probs[i, c])
         p0 = np.float64(probs[i, 0])
         u = uniform_nb(keys[i], index[i], q, np.uint64(0))
         start = 0 if allow_lost else 1
-        target = u * total if allow_lost else p0 + u * (total - p0)
+        target = u if allow_lost else p0 + u * (1.0 - p0)
         cum = 0.0 if allow_lost else p0
         chosen = n_cat - 1
         for c in range(start, n_cat):
@@ -76,9 +74,9 @@ def sample_positions_torch(
     """Same rule as :func:`sample_positions`, in torch on ``probs.device`` (for CUDA)."""
     n_bins = probs.shape[1] - 1
     cum = probs.to(torch.float64).cumsum(dim=1)
-    total, p0 = cum[:, -1], cum[:, 0]
+    p0 = cum[:, 0]
     u = object_uniforms_torch(keys, index, quantity, 0)
-    target = u * total if allow_lost else p0 + u * (total - p0)
+    target = u if allow_lost else p0 + u * (1.0 - p0)
     chosen = torch.searchsorted(cum, target[:, None], right=True)[:, 0].clamp(max=n_bins)
     if not allow_lost:
         chosen = chosen.clamp(min=1)

@@ -23,6 +23,7 @@ from .engine import DEFAULT_BATCH_SIZE, sample_reco
 from .identity import event_identity
 from .kinds import kind_spec
 from .model import Bundle, KindModel, passes_thresholds
+from .ordering import pt_order
 from .registry import load
 
 __all__ = [
@@ -237,9 +238,7 @@ def _collection(
 ) -> ak.Array:
     """Select, order and unflatten the smeared objects."""
     keep = passes_thresholds(model.thresholds, reconstructed, reco)
-    event_of = np.repeat(np.arange(counts.size), counts)
-    order = np.flatnonzero(keep)
-    order = order[np.lexsort((-reco["pt"][order], event_of[order]))]
+    order, new_counts = pt_order(reco["pt"], keep, counts)
     mass = reco.get("mass")
     if mass is None:
         mass = columns.get("mass", np.full(index.size, _PDG_MASS[model.kind]))
@@ -248,6 +247,5 @@ def _collection(
         "mass": np.asarray(mass)[order], "charge": _charge(model.kind, index.size, truth)[order],
         "truth_index": index[order],
     }
-    new_counts = np.bincount(event_of[order], minlength=counts.size)
     flat = ak.zip(fields, with_name="Momentum4D", behavior=vector.backends.awkward.behavior)
     return ak.unflatten(flat, new_counts)

@@ -9,6 +9,8 @@ Example::
 from __future__ import annotations
 
 import argparse
+import json
+import shlex
 from pathlib import Path
 
 from .kinds import KINDS
@@ -48,15 +50,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--allow-seed-overlap", action="store_true",
                         help="accept a hold-out generated with a training seed")
     parser.add_argument("--device", default="cpu", help="torch device for sampling")
+    parser.add_argument(
+        "--record-in-cards", metavar="LABEL",
+        help="also write the figures into the model cards of --model (a bundle directory) "
+        "under validation.LABEL",
+    )
     parser.add_argument("--no-progress", action="store_true")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Validate, write the report, print the table of figures with a bar."""
+    from .validation.card_record import record_in_cards
     from .validation.report import text_table
     from .validation.runner import validate
 
+    if args.record_in_cards and not Path(args.model).is_dir():
+        raise ValueError("--record-in-cards needs --model to be a bundle directory")
     metrics = validate(
         args.model, args.pairs, args.output, baseline=args.baseline,
         train_baseline_on=args.train_baseline, baseline_epochs=args.baseline_epochs,
@@ -67,4 +77,10 @@ def run(args: argparse.Namespace) -> int:
     )
     print(text_table(metrics))
     print(f"wrote {Path(args.output) / 'report.html'} and metrics.json")
+    if args.record_in_cards:
+        provenance = json.loads((Path(args.output) / "provenance.json").read_text())
+        command = shlex.join(["mlsmear", *args.argv])
+        cards = record_in_cards(args.model, metrics, args.record_in_cards,
+                                holdout=provenance["holdout"], command=command)
+        print(f"recorded the figures in {', '.join(str(c) for c in cards)}")
     return 0

@@ -8,6 +8,7 @@ none is tuned to an observed value.
 from __future__ import annotations
 
 import json
+import shutil
 
 import awkward as ak
 import numpy as np
@@ -152,6 +153,14 @@ def test_relative_difference_propagates_errors():
     assert u[0] == pytest.approx(1.1 * np.sqrt(2) * 0.01)
 
 
+def test_relative_difference_far_below_one_keeps_the_reference_error():
+    # a learnt width 0.008 against a reference 0.276 ± 0.031: the bin cannot test a 5 % bar
+    d, u = metrics.relative_difference(np.array([0.008]), np.array([0.0005]),
+                                       np.array([0.276]), np.array([0.031]))
+    assert d[0] == pytest.approx(0.008 / 0.276 - 1)
+    assert u[0] > 0.031 / 0.276
+
+
 def test_bars():
     good = {"auc": 0.52, "worst_bin_dev": 0.04, "max_eff_diff": 0.012, "max_res_rel_diff": None,
             "pt_corr_diff": 0.01}
@@ -289,3 +298,33 @@ def test_validate_refuses_a_training_seed(toy, tmp_path):
     status = cli.main(["validate", "--model", str(toy / "model"), "--pairs", str(toy / "train"),
                        "--output", str(tmp_path), "--kinds", "photon"])
     assert status == 2  # photon is in neither: a user error, reported without a traceback
+
+
+def test_too_few_objects_for_the_auc_is_na_not_an_error(toy, tmp_path):
+    """A hold-out with few objects of a kind (electrons in Z→νν) still gets its report: the
+    AUC of that kind is n/a, the other figures are computed."""
+    status = cli.main([
+        "validate", "--model", str(toy / "model"), "--pairs", str(toy / "holdout"),
+        "--output", str(tmp_path), "--max-events", "60", "--no-noise-floor", "--no-progress",
+    ])
+    assert status == 0
+    result = json.loads((tmp_path / "metrics.json").read_text())
+    assert result["met"]["auc"] is None and result["met"]["auc_rows"] == [0, 0]
+    assert result["jet"]["auc"] is not None and result["met"]["objects"] == 60
+
+
+def test_figures_recorded_in_the_cards(toy, tmp_path):
+    shutil.copytree(toy / "model", tmp_path / "model")
+    sha = json.loads((tmp_path / "model" / "jet.json").read_text())["tensors_sha256"]
+    argv = ["validate", "--model", str(tmp_path / "model"), "--pairs", str(toy / "holdout"),
+            "--output", str(tmp_path / "report"), "--kinds", "jet", "--max-events", "500",
+            "--no-noise-floor", "--no-progress", "--record-in-cards", "toy-holdout"]
+    assert cli.main(argv) == 0
+    card = json.loads((tmp_path / "model" / "jet.json").read_text())
+    metrics = json.loads((tmp_path / "report" / "metrics.json").read_text())["jet"]
+    entry = card["validation"]["toy-holdout"]
+    assert entry["auc"] == metrics["auc"] and entry["pass"] == metrics["pass"]
+    assert entry["holdout"][0]["seed"] == 2 and entry["command"].startswith("mlsmear validate")
+    assert card["tensors_sha256"] == sha
+    mlsmear.load(tmp_path / "model")  # still a valid bundle
+    assert cli.main([*argv[:2], "atlas-like", *argv[3:]]) == 2  # a name is not a directory

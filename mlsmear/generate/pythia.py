@@ -111,6 +111,8 @@ PROCESSES: dict[str, tuple[tuple[Slice, float], ...]] = {
     "wjets": _pthat_bins("wjets", _W_JET, _BOSON_BINS),
     "zjets": _pthat_bins("zjets", (*_Z_JET, "23:onIfAny = 11 13 15"), _BOSON_BINS),
     "zvv": _pthat_bins("zvv", (*_Z_JET, "23:onIfAny = 12 14 16"), (10.0, 100.0, 300.0)),
+    # not in the training mix: the process-independence hold-out (WW, WZ, ZZ, all decays)
+    "diboson": ((Slice("diboson", ("WeakDoubleBoson:all = on",)), 1.0),),
 }
 
 #: Composition of the training ``mix`` (fraction of events per process). Together the slices

@@ -53,6 +53,7 @@ __all__ = [
     "robust_width",
     "tail_yield_ratio",
     "two_sample_auc",
+    "TooFewRows",
     "wasserstein1",
     "worst",
 ]
@@ -168,11 +169,19 @@ def binned_widths(
 def relative_difference(
     a: np.ndarray, unc_a: np.ndarray, b: np.ndarray, unc_b: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """``a/b − 1`` and its uncertainty (independent errors propagated)."""
+    """``a/b − 1`` and its uncertainty under the hypothesis the bars test (``a/b ≈ 1``): the
+    independent relative errors added in quadrature, times ``max(|a/b|, 1)``.
+
+    Propagated with ``|a/b|`` alone, a ratio far below one looks precisely known whatever the
+    precision of ``b``: electrons above 250 GeV have a 1 % calorimeter core plus a 10–20 % tail
+    at reco/truth 0.1–0.5, so their 16–84 % width jumps thirty-fold when the tail fraction
+    crosses 16 %; a reference width 0.276 ± 0.031 (11 %) against a learnt 0.008 read −0.97 ±
+    0.005 and counted as able to test a 5 % bar, though the tail fractions differ by 2σ only."""
     a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
         r = a / b
-        unc = np.abs(r) * np.sqrt((np.asarray(unc_a) / a) ** 2 + (np.asarray(unc_b) / b) ** 2)
+        relative = np.sqrt((np.asarray(unc_a) / a) ** 2 + (np.asarray(unc_b) / b) ** 2)
+        unc = np.maximum(np.abs(r), 1.0) * relative
     return r - 1.0, unc
 
 
@@ -211,6 +220,10 @@ class AUC:
     unc: float
     n_train: int
     n_test: int
+
+
+class TooFewRows(ValueError):
+    """A sample is too small for the two-sample test."""
 
 
 def _hanley_mcneil(auc: float, n_a: int, n_b: int) -> float:
@@ -261,7 +274,7 @@ def two_sample_auc(
         train_a, test_a = keep_a[: keep_a.size // 2], keep_a[keep_a.size // 2 :]
         train_b, test_b = keep_b[: keep_b.size // 2], keep_b[keep_b.size // 2 :]
     if min(train_a.size, train_b.size, test_a.size, test_b.size) < 50:
-        raise ValueError("two-sample AUC needs at least 100 rows in each sample")
+        raise TooFewRows("two-sample AUC needs at least 100 rows in each sample")
 
     def stack(rows_a: np.ndarray, rows_b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         x = np.concatenate([a[rows_a], b[rows_b]])

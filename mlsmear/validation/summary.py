@@ -47,6 +47,7 @@ import numpy as np
 from .. import residuals
 from ..kinds import kind_spec
 from .metrics import (
+    TooFewRows,
     Worst,
     chi2_ndf,
     efficiency_difference,
@@ -246,12 +247,16 @@ def compare(
     kind = sample.kind
     (reco_t, obs_t), (reco_r, obs_r) = test, reference
     rows = np.sort(np.random.default_rng(seed).permutation(len(sample))[:auc_objects])
-    auc = two_sample_auc(
-        _auc_features(sample, reco_t, rows), _auc_features(sample, reco_r, rows),
-        groups=sample.event[rows], max_rows=rows.size, seed=seed,
-    )
+    try:
+        auc = two_sample_auc(
+            _auc_features(sample, reco_t, rows), _auc_features(sample, reco_r, rows),
+            groups=sample.event[rows], max_rows=rows.size, seed=seed,
+        )
+        auc_entry = {"auc": auc.value, "auc_unc": auc.unc, "auc_rows": [auc.n_train, auc.n_test]}
+    except TooFewRows:  # e.g. electrons in Z→νν: reported as n/a, the other metrics still count
+        auc_entry = {"auc": None, "auc_unc": None, "auc_rows": [0, 0]}
     metrics: dict[str, Any] = {
-        "auc": auc.value, "auc_unc": auc.unc, "auc_rows": [auc.n_train, auc.n_test],
+        **auc_entry,
         **_distribution_metrics(obs_t, obs_r),
         **_efficiency_metrics(obs_t, obs_r),
         **_resolution_metrics(obs_t, obs_r, axes),
