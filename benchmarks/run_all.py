@@ -91,7 +91,7 @@ def main() -> None:
     sizes = [10_000, 1_000_000] if args.quick else [1_000, 10_000, 100_000, 1_000_000]
     result = {
         "model": str(args.model),
-        **throughput(jet, sizes, repeat=1 if args.quick else 3, batch_size=DEFAULT_BATCH_SIZE),
+        **throughput(jet, sizes, repeat=2 if args.quick else 3, batch_size=DEFAULT_BATCH_SIZE),
     }
     peaks = {n: peak_rss_mib(str(args.model), n) for n in (10_000, max(sizes))}
     result["peak_rss_mib"] = {str(n): round(v, 1) for n, v in peaks.items()}

@@ -2,7 +2,8 @@
 
 Rows are processed in fixed-size batches, so memory is bounded by the batch, not the input.
 Per batch: the trunk once, then each head in order; each head's probabilities are sampled at once
-(numba on CPU, torch on CUDA) and the sampled CDF position is fed to the next head.
+(numba on CPU, torch on CUDA) and the sampled CDF position, as a normal score computed once, is
+fed to the later heads.
 """
 
 from __future__ import annotations
@@ -65,7 +66,7 @@ def sample_residuals(
     net, n, n_q = model.evaluation_net(device), x.shape[0], model.net.n_quantities
     dtype = next(net.parameters()).dtype
     allow_lost = model.spec.has_efficiency
-    residuals = np.full((n, n_q), np.nan)
+    residuals = np.empty((n, n_q))
     knots = [torch.from_numpy(b.knots).to(device) for b in model.binnings]  # torch sampler only
     index = np.ascontiguousarray(index, dtype=np.int64)
     with torch.inference_mode():
@@ -74,11 +75,12 @@ def sample_residuals(
             xb = torch.from_numpy(np.ascontiguousarray(x[start:stop])).to(device, dtype)
             h = net.features(xb)
             positions = torch.empty((stop - start, n_q), dtype=torch.float64, device=device)
+            scores = torch.empty((stop - start, n_q), dtype=torch.float32, device=device)
             if sampler == "torch":
                 kb = torch.from_numpy(keys[start:stop].view(np.int64)).to(device)
                 ib = torch.from_numpy(index[start:stop]).to(device)
             for k in range(n_q):
-                logits = net.head_logits(k, h, positions.float())
+                logits = net.head_logits(k, h, scores)
                 probs = torch.softmax(logits, dim=1, dtype=torch.float32)
                 lost_ok = allow_lost and k == 0
                 if sampler == "torch":
@@ -89,6 +91,8 @@ def sample_residuals(
                             probs.cpu().numpy(), keys[start:stop], index[start:stop], k, lost_ok
                         )
                     )
+                if k + 1 < n_q:
+                    scores[:, k] = net.normal_scores(positions[:, k].float())
             lost = positions[:, 0] == LOST
             positions[lost] = 0.5
             for k, b in enumerate(model.binnings):

@@ -92,17 +92,21 @@ class SmearNet(nn.Module):
         """Trunk features of input rows ``x`` (shape ``(n, n_inputs)``)."""
         return self.trunk(x)
 
-    def head_logits(self, k: int, h: torch.Tensor, previous: torch.Tensor) -> torch.Tensor:
-        """Logits of head ``k`` given trunk features and the positions in [0, 1] of quantities
-        ``0 … k−1`` (shape ``(n, k)``; ignored unless autoregressive). The normal scores are
-        computed in ``previous``'s precision (float32 or better: bfloat16 cannot resolve a
-        position of 0.999) and then cast to the features' dtype."""
+    @staticmethod
+    def normal_scores(positions: torch.Tensor) -> torch.Tensor:
+        """Normal scores Φ⁻¹(c) of CDF positions c in [0, 1] (clamped to [1e-6, 1 − 1e-6]), in
+        the positions' precision: float32 or better (bfloat16 cannot resolve c = 0.999)."""
+        return torch.special.ndtri(positions.clamp(1e-6, 1 - 1e-6))
+
+    def head_logits(self, k: int, h: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
+        """Logits of head ``k`` given trunk features and the normal scores of quantities
+        ``0 … k−1`` (:meth:`normal_scores`, shape ``(n, ≥ k)``; ignored unless autoregressive),
+        cast to the features' dtype."""
         if self.autoregressive and k:
-            scores = torch.special.ndtri(previous[:, :k].clamp(1e-6, 1 - 1e-6))
-            h = torch.cat([h, scores.to(h.dtype)], dim=1)
+            h = torch.cat([h, scores[:, :k].to(h.dtype)], dim=1)
         return self.heads[k](h)
 
     def forward(self, x: torch.Tensor, positions: torch.Tensor) -> list[torch.Tensor]:
         """Logits of every head with the true positions fed forward (training)."""
-        h = self.features(x)
-        return [self.head_logits(k, h, positions) for k in range(self.n_quantities)]
+        h, scores = self.features(x), self.normal_scores(positions)
+        return [self.head_logits(k, h, scores) for k in range(self.n_quantities)]

@@ -17,10 +17,10 @@ MET: ``reco_pt``, ``reco_phi``      float32   reconstructed missing ET (GeV)
 =================================== ========= ===============================================
 
 Optional columns with fixed names and types: ``truth_hadronFlavour`` (int8: 5, 4, 0),
-``truth_dr_nearest`` (float32), ``reco_btag`` (bool, false when not matched), ``truth_charge``,
-``reco_charge`` (int8, 0 when not matched), ``truth_pdgId`` (int32), ``truth_iso`` (float32) and
-``weight`` (float32, per-row event weight; absent means every row has weight 1). Any other
-column is allowed and stored as given.
+``truth_dr_nearest``, ``truth_muon_frac``, ``truth_em_frac`` (float32), ``reco_btag`` (bool,
+false when not matched), ``truth_charge``, ``reco_charge`` (int8, 0 when not matched),
+``truth_pdgId`` (int32), ``truth_iso`` (float32) and ``weight`` (float32, per-row event
+weight; absent means every row has weight 1). Any other column is allowed and stored as given.
 """
 
 from __future__ import annotations
@@ -81,6 +81,8 @@ _MET_COLUMNS = {
 EXTRA_COLUMNS = {
     "truth_hadronFlavour": pa.int8(),
     "truth_dr_nearest": _F,
+    "truth_muon_frac": _F,
+    "truth_em_frac": _F,
     "reco_btag": pa.bool_(),
     "truth_charge": pa.int8(),
     "truth_pdgId": pa.int32(),

@@ -71,6 +71,10 @@ def resolve_model(model: Any, kind: str | None, truth: ak.Array | None = None) -
     return loaded[kind]
 
 
+#: Inputs defined from the rest of the event (GenJets, prompt objects), see generate.truth.
+_DERIVED_FROM_EVENTS = ("dr_nearest", "muon_frac", "em_frac", "ht", "njet")
+
+
 def _columns(
     truth: ak.Array, fields: list[str], extra: Mapping[str, Any], per_event: bool
 ) -> tuple[dict[str, np.ndarray], np.ndarray]:
@@ -82,9 +86,15 @@ def _columns(
     available = set(ak.fields(truth)) | set(extra)
     missing = [f for f in fields if f not in available]
     if missing:
+        derived = [f for f in missing if f in _DERIVED_FROM_EVENTS]
+        hint = (
+            f"; {derived} are defined in mlsmear.generate.truth and computed automatically for "
+            "coffea NanoEvents (smear events.GenJet)" if derived else ""
+        )
         raise ValueError(
             f"truth collection lacks field(s) {missing} needed by the model; it has "
-            f"{sorted(available)} (pass missing per-object inputs with extra={{name: array}})"
+            f"{sorted(available)} (pass missing per-object inputs with extra={{name: array}}"
+            f"{hint})"
         )
     counts = (
         np.ones(len(truth), dtype=np.int64) if per_event

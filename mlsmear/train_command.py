@@ -17,7 +17,13 @@ from .training import TrainConfig, fit_model
 __all__ = ["register", "run", "columns_from_pairs", "default_inputs"]
 
 #: Extra pairs columns used as network inputs when present: (column, field, transform).
-_EXTRA_INPUTS = {"jet": (("truth_hadronFlavour", "hadronFlavour", "onehot"),)}
+_EXTRA_INPUTS = {
+    "jet": (
+        ("truth_hadronFlavour", "hadronFlavour", "onehot"),
+        ("truth_muon_frac", "muon_frac", "quantile"),
+        ("truth_em_frac", "em_frac", "quantile"),
+    ),
+}
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

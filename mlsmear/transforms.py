@@ -20,12 +20,36 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numba
 import numpy as np
 
 __all__ = ["InputFeature", "TRANSFORMS", "input_matrix"]
 
 TRANSFORMS = ("quantile", "periodic", "onehot")
 _N_QUANTILE_KNOTS = 513
+
+
+@numba.njit(cache=True, nogil=True, parallel=True)
+def _interp_nb(x, xp, fp, out):
+    """``np.interp(x, xp, fp)`` bit for bit (same interval choice with repeated knots, same
+    formula, edge values outside), parallel over ``x``."""
+    m = xp.size
+    for i in numba.prange(x.size):
+        v = x[i]
+        if v >= xp[m - 1]:
+            out[i] = fp[m - 1]
+        elif v < xp[0]:
+            out[i] = fp[0]
+        else:
+            lo, hi = 0, m - 1  # invariant: xp[lo] <= v < xp[hi]
+            while hi - lo > 1:
+                mid = (lo + hi) >> 1
+                if xp[mid] <= v:
+                    lo = mid
+                else:
+                    hi = mid
+            slope = (fp[lo + 1] - fp[lo]) / (xp[lo + 1] - xp[lo])
+            out[i] = slope * (v - xp[lo]) + fp[lo]
 
 
 @dataclass(frozen=True)
@@ -79,7 +103,9 @@ class InputFeature:
         values = np.asarray(values, dtype=np.float64)
         if self.transform == "quantile":
             grid = np.linspace(-1.0, 1.0, self.knots.size)
-            return np.interp(values, self.knots, grid).astype(np.float32)[:, None]
+            out = np.empty(values.size)
+            _interp_nb(np.ascontiguousarray(values), self.knots, grid, out)
+            return out.astype(np.float32)[:, None]
         if self.transform == "periodic":
             return np.stack([np.sin(values), np.cos(values)], axis=1).astype(np.float32)
         known = np.isin(values, self.knots)

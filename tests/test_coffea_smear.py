@@ -15,9 +15,10 @@ from conftest import TINY
 import mlsmear
 from mlsmear.coffea.chunk import ModelRef
 from mlsmear.coffea.events import stale_links
+from mlsmear.coffea.truth import derived_inputs, record_columns
 from mlsmear.generate.truth import HT_JET_PT_MIN
 from mlsmear.readers.delphes import read_pairs_from_delphes
-from mlsmear.readers.nanoaod import PROMPT_FLAGS
+from mlsmear.readers.nanoaod import PROMPT_FLAGS, read_pairs_from_nanoaod
 from mlsmear.synthetic import SyntheticDetector
 from mlsmear.training import fit_model
 
@@ -48,15 +49,17 @@ def events():
 
 @pytest.fixture(scope="module")
 def flavour_jets(tmp_path_factory):
-    """A jet model that also reads GenJet.hadronFlavour and the derived dr_nearest (trained in a
-    second on the toy)."""
+    """A jet model that also reads GenJet.hadronFlavour and the derived dr_nearest, muon_frac and
+    em_frac (trained in a second on the toy)."""
     rng = np.random.default_rng(1)
     truth = SyntheticDetector().truth(5000, rng)
     truth["hadronFlavour"] = rng.choice([0.0, 4.0, 5.0], 5000)
     truth["dr_nearest"] = rng.uniform(0.4, 5.0, 5000)
+    truth["muon_frac"] = truth["em_frac"] = np.where(rng.random(5000) < 0.9, 0.0, rng.random(5000))
     reco, matched = SyntheticDetector().reconstruct(truth, rng)
     inputs = [("pt", "quantile"), ("eta", "quantile"), ("mass", "quantile"),
-              ("hadronFlavour", "onehot"), ("dr_nearest", "quantile")]
+              ("hadronFlavour", "onehot"), ("dr_nearest", "quantile"),
+              ("muon_frac", "quantile"), ("em_frac", "quantile")]
     model = fit_model("jet", truth, reco, matched, inputs=inputs, config=TINY)
     return mlsmear.Bundle("flavour", {"jet": model}).save(tmp_path_factory.mktemp("flavour"))
 
@@ -208,16 +211,48 @@ def test_delphes_jet_flavour_from_particles(flavour_jets):
     events = delphes_events()
     jets = mlsmear.smear(events.GenJet, model=flavour_jets, seed=3)
     gen = events.GenJet
-    labels = read_pairs_from_delphes(DELPHES)["jet"].column("truth_hadronFlavour").to_numpy()
+    pairs = read_pairs_from_delphes(DELPHES)["jet"]
+    labels = pairs.column("truth_hadronFlavour").to_numpy()
     assert set(labels) >= {0, 4}  # c jets in this file
     plain = ak.Array(ak.zip({f: gen[f] for f in ("pt", "eta", "phi", "mass")}).layout)
     plain["mass"] = ak.where(plain.mass < 0, 0.0, plain.mass)  # rounding, as smear() reads it
-    extra = {"hadronFlavour": ak.unflatten(labels, ak.num(gen)), "dr_nearest": _nearest(gen)}
+    extra = {"hadronFlavour": ak.unflatten(labels, ak.num(gen)), "dr_nearest": _nearest(gen),
+             **_content(events, plain, "delphes", flavour_jets)}
     explicit = mlsmear.smear(plain, model=flavour_jets, kind="jet", seed=3,
                              event_id=events.Event.Number, extra=extra)
     assert ak.sum(ak.num(jets)) > 0 and ak.array_equal(jets.PT, explicit.pt)
     lazy = mlsmear.smear(delphes_events(mode="dask").GenJet, model=flavour_jets, seed=3)
     assert ak.array_equal(lazy.compute().PT, jets.PT)
+
+
+def _content(events, jets: ak.Array, schema: str, model_dir) -> dict[str, ak.Array]:
+    """muon_frac / em_frac of ``jets`` as smear() derives them from the generator record."""
+    model = mlsmear.load(model_dir)["jet"]
+    record = ak.zip(record_columns(events, schema))
+    derived = derived_inputs(model, jets[["pt", "eta", "phi"]], None, record, schema)
+    return {n: derived[n] for n in ("muon_frac", "em_frac")}
+
+
+@pytest.mark.parametrize(("reader", "schema"), [("nanoaod", "nanoaod"), ("delphes", "delphes")])
+def test_prompt_content_as_the_readers_define_it(flavour_jets, reader, schema):
+    """The jets' muon_frac / em_frac derived from GenPart (NanoAOD) or Particle (Delphes) equal
+    the columns the readers write into training pairs (float32 there)."""
+    if reader == "nanoaod":
+        events, pairs = nano_events(NANO_DY, mode="eager"), read_pairs_from_nanoaod(NANO_DY)
+    else:
+        events, pairs = delphes_events(), read_pairs_from_delphes(DELPHES)
+    jets = ak.zip({f: events.GenJet[f] for f in ("pt", "eta", "phi")})
+    derived = _content(events, jets, schema, flavour_jets)
+    for name, values in derived.items():
+        stored = pairs["jet"].column(f"truth_{name}").to_numpy()
+        np.testing.assert_allclose(ak.to_numpy(ak.flatten(values)), stored, rtol=1e-6, atol=1e-7)
+    assert np.any(pairs["jet"].column("truth_em_frac").to_numpy() > 0.5)  # electron/photon jets
+
+
+def test_nanoaod_jets_with_prompt_content_dask_equals_eager(flavour_jets):
+    eager = mlsmear.smear(nano_events(NANO_DY, mode="eager").GenJet, model=flavour_jets, seed=2)
+    lazy = mlsmear.smear(nano_events(NANO_DY, mode="dask").GenJet, model=flavour_jets, seed=2)
+    assert ak.sum(ak.num(eager)) > 0 and ak.array_equal(lazy.compute(), eager)
 
 
 def test_plain_dask_array_needs_an_event_id(tiny_bundle_dir):
@@ -270,9 +305,15 @@ def test_genjet_missing_a_field_is_named(tmp_path, flavour_jets):
     fields = ("pt", "eta", "phi", "mass", "hadronFlavour")
     plain = ak.Array(ak.zip({f: gen[f] for f in fields}).layout)
     ids = tuple(ak.to_numpy(events[f]) for f in ("run", "luminosityBlock", "event"))
+    extra = {"dr_nearest": _nearest(gen), **_content(events, plain, "nanoaod", flavour_jets)}
     explicit = mlsmear.smear(plain, model=flavour_jets, kind="jet", seed=1, event_id=ids,
-                             extra={"dr_nearest": _nearest(gen)})
+                             extra=extra)
     assert ak.sum(ak.num(jets)) > 0 and ak.array_equal(jets.pt, explicit.pt)
+    with pytest.raises(ValueError, match=r"\['muon_frac', 'em_frac'\] are defined in"):
+        mlsmear.smear(plain, model=flavour_jets, kind="jet", extra={"dr_nearest": _nearest(gen)})
+    no_genpart = nano_events(write_truth_only(tmp_path / "no_genpart.root", drop=["GenPart"]))
+    with pytest.raises(ValueError, match="computed from the events' GenPart collection"):
+        mlsmear.smear(no_genpart.GenJet, model=flavour_jets)
     path = write_truth_only(tmp_path / "no_flavour.root", drop=["GenJet_hadronFlavour"])
     lacking = nano_events(path)
     message = r"'GenJet' lacks field\(s\) \['hadronFlavour'\] needed for the jet model; it has \["

@@ -72,6 +72,24 @@ def test_pairs_directory_is_valid(ttbar):
     )
 
 
+def test_jet_prompt_content_by_brute_force(ttbar):
+    """muon_frac / em_frac: pT of the prompt muons / electrons + photons within Delta R < 0.4
+    over the jet pT (at most 1), recomputed here object by object from the pairs."""
+    tables = {kind: _tables(ttbar)[kind].to_pandas() for kind in KINDS}
+    jets = tables["jet"]
+    expected = {"muon_frac": np.zeros(len(jets)), "em_frac": np.zeros(len(jets))}
+    for name, kinds in (("muon_frac", ("muon",)), ("em_frac", ("electron", "photon"))):
+        for kind in kinds:
+            for _, obj in tables[kind].iterrows():
+                same = (jets["event"] == obj["event"]).to_numpy()
+                dphi = np.angle(np.exp(1j * (jets["truth_phi"].to_numpy() - obj["truth_phi"])))
+                dr = np.hypot(jets["truth_eta"].to_numpy() - obj["truth_eta"], dphi)
+                expected[name] += np.where(same & (dr < 0.4), obj["truth_pt"], 0.0)
+        expected[name] = np.minimum(expected[name] / jets["truth_pt"].to_numpy(), 1.0)
+        np.testing.assert_allclose(jets[f"truth_{name}"], expected[name], rtol=1e-5, atol=1e-6)
+    assert jets["truth_muon_frac"].max() > 0.5  # a prompt muon from a W makes its own GenJet
+
+
 def test_same_seed_same_output_other_seed_different(ttbar, tmp_path):
     assert _generate(tmp_path / "again") == 0
     assert _generate(tmp_path / "other", seed=8) == 0

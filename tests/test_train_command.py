@@ -23,11 +23,14 @@ def test_train_on_nanoaod_jets(tmp_path):
     assert status == 0
     card = json.loads((tmp_path / "jet.json").read_text())
     assert card["training"]["objects"] == 1694 and card["training"]["matched"] == 1336
-    assert [f["name"] for f in card["inputs"]] == ["pt", "eta", "mass", "hadronFlavour"]
+    assert [f["name"] for f in card["inputs"]] == [
+        "pt", "eta", "mass", "hadronFlavour", "muon_frac", "em_frac"
+    ]
     model = mlsmear.load(tmp_path / "jet.json")
     assert model.thresholds["pt_min"] >= 10.0  # the file's reco jets start at 15 GeV
     truth = ak.zip({"pt": [[40.0, 25.0]], "eta": [[0.1, -1.0]], "phi": [[0.0, 1.0]],
-                    "mass": [[5.0, 3.0]], "hadronFlavour": [[5, 0]]})
+                    "mass": [[5.0, 3.0]], "hadronFlavour": [[5, 0]], "muon_frac": [[0.0, 0.0]],
+                    "em_frac": [[0.0, 0.9]]})
     out = mlsmear.smear(truth, model=model, seed=1)
     assert len(out) == 1 and np.all(ak.to_numpy(ak.flatten(out.pt)) > model.thresholds["pt_min"])
 

@@ -59,6 +59,8 @@ class ChunkSpec:
         model: the model; kind: the object kind; seed: the user seed.
         device: ``"auto"``, ``"cpu"`` or ``"cuda"``; batch_size: rows per network evaluation.
         selection: how truth objects are chosen among the rows; form: the output layout.
+        record_schema: ``nanoaod`` or ``delphes``, how to read the generator record passed to
+            :func:`smear_chunk` (None: no record).
     """
 
     model: ModelRef
@@ -68,6 +70,7 @@ class ChunkSpec:
     batch_size: int
     selection: Selection
     form: OutputForm
+    record_schema: str | None = None
 
 
 def smear_chunk(
@@ -78,7 +81,7 @@ def smear_chunk(
     lumi: Any,
     event: Any,
     jets_pt: ak.Array | None,
-    particles: ak.Array | None = None,
+    record: ak.Array | None = None,
 ) -> ak.Array:
     """Smear one eager chunk.
 
@@ -88,13 +91,15 @@ def smear_chunk(
         source_counts: objects per event of the unsliced truth collection (NanoAOD links only).
         run, lumi, event: per-event identity (``None`` reads as 0).
         jets_pt: GenJet pT (GeV) per event, for the MET model's ``ht``/``njet``.
-        particles: the Delphes ``Particle`` record, for the jet model's ``hadronFlavour``.
+        record: the generator record (:func:`mlsmear.coffea.truth.record_columns`), for the jet
+            model's prompt content and Delphes ``hadronFlavour``.
     """
     truth = spec.selection.apply(rows)
     model = spec.model.kind_model(spec.kind)
+    extra = derived_inputs(model, truth, jets_pt, record, spec.record_schema)
     smeared = smear_array(
         truth, model=model, seed=spec.seed, event_id=(run, lumi, event), device=spec.device,
-        batch_size=spec.batch_size, extra=derived_inputs(model, truth, jets_pt, particles),
+        batch_size=spec.batch_size, extra=extra,
     )
     return spec.form.build(smeared, truth, source_counts)
 

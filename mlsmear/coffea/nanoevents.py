@@ -23,7 +23,7 @@ from ..smear import infer_kind
 from .chunk import ChunkCall, ChunkSpec, ModelRef
 from .collections import OutputForm
 from .schemas import schema_of
-from .truth import content_positions, delphes_particles, derivable, truth_columns
+from .truth import content_positions, derivable, record_columns, truth_columns
 
 __all__ = ["smear_collection"]
 
@@ -66,17 +66,21 @@ def _activity_jets(events: Any, model: KindModel, columns: Mapping[str, Any]) ->
     return events.GenJet.pt
 
 
-def _flavour_particles(events: Any, model: KindModel, columns: Mapping[str, Any]) -> Any:
-    """The Delphes ``Particle`` record when the jet model's hadronFlavour must be computed from
-    it (Delphes GenJets have none), else None."""
-    if "hadronFlavour" not in derivable(model, delphes=True) or "hadronFlavour" in columns:
+def _generator_record(
+    events: Any, schema: str, model: KindModel, columns: Mapping[str, Any]
+) -> Any:
+    """The generator-record columns when the jet model needs inputs computed from them (prompt
+    content; Delphes hadronFlavour) that the GenJets lack, else None."""
+    needed = [n for n in derivable(model, schema) if n not in derivable(model) and n not in columns]
+    if not needed:
         return None
-    if "Particle" not in events.fields:
+    source = "Particle" if schema == "delphes" else "GenPart"
+    if source not in events.fields:
         raise ValueError(
-            "the jet model needs hadronFlavour, which Delphes GenJets lack: it is computed from "
-            "the events' Particle collection, and these events have none"
+            f"the jet model needs {needed}, computed from the events' {source} collection, "
+            "and these events have none"
         )
-    return delphes_particles(events.Particle)
+    return record_columns(events, schema)
 
 
 def smear_collection(
@@ -132,18 +136,21 @@ def smear_collection(
         columns["position"] = positions
         source_counts = lib.num(events[source], axis=1)
     jets_pt = _activity_jets(events, kind_model, columns) if kind == "met" else None
-    particles = (
-        _flavour_particles(events, kind_model, columns)
-        if kind == "jet" and schema is not None and schema.name == "delphes" else None
+    record = (
+        _generator_record(events, schema.name, kind_model, columns)
+        if kind == "jet" and schema is not None else None
     )
     identity = (
         _lazy_identity(events, event_id) if lazy else event_identity(collection, event_id)
     )
     form = OutputForm(schema.name, schema.target(kind), link) if schema else OutputForm()
-    call = ChunkCall(ChunkSpec(ref, kind, seed, str(device), batch_size, selection, form))
-    if particles is not None:
-        particles = lib.zip(particles)
-    args = (lib.zip(columns), source_counts, *identity, jets_pt, particles)
+    call = ChunkCall(ChunkSpec(
+        ref, kind, seed, str(device), batch_size, selection, form,
+        schema.name if record is not None else None,
+    ))
+    if record is not None:
+        record = lib.zip(record)
+    args = (lib.zip(columns), source_counts, *identity, jets_pt, record)
     out = call(*(a._meta if _is_lazy(a) else a for a in args))  # the result, or its type
     if schema is not None:  # coffea's attrs lead .matched_gen to the events
         out = ak.Array(out, behavior=out.behavior, attrs=meta.attrs)

@@ -12,9 +12,11 @@ Two steps, so that the same code serves eager, virtual and dask-awkward events:
 
 :func:`derived_inputs` computes the model inputs a truth collection lacks but its chunk defines:
 ``ht`` and ``njet`` of the MET model from the GenJets (:func:`mlsmear.generate.truth.jet_activity`:
-jets with pT > 20 GeV, no η cut), the jets' ``dr_nearest`` and, for Delphes, the jets'
-``hadronFlavour`` from the ``Particle`` record
-(:func:`mlsmear.readers.delphes.delphes_hadron_flavour`: the labels the Delphes reader writes).
+jets with pT > 20 GeV, no η cut), the jets' ``dr_nearest``, their ``muon_frac`` and ``em_frac``
+from the prompt objects of the generator record (NanoAOD ``GenPart``, Delphes ``Particle``;
+:func:`mlsmear.generate.truth.prompt_content`) and, for Delphes, their ``hadronFlavour`` from
+``Particle`` (:func:`mlsmear.readers.delphes.delphes_hadron_flavour`: the labels the Delphes
+reader writes).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from ..generate.truth import (
     OBJECT_PDG,
     jet_activity,
     nearest_distance,
+    prompt_content,
     prompt_objects,
     visible_particles,
 )
@@ -39,8 +42,8 @@ from ..refdet.collection import Collection
 from .schemas import Schema
 
 __all__ = [
-    "MASS_ROUNDING", "Selection", "content_positions", "delphes_particles", "derivable",
-    "derived_inputs", "truth_columns",
+    "MASS_ROUNDING", "Selection", "content_positions", "derivable", "derived_inputs",
+    "record_columns", "truth_columns",
 ]
 
 #: Truth masses between −MASS_ROUNDING and 0 GeV (float rounding of E² − p², e.g. in Delphes
@@ -51,10 +54,14 @@ MASS_ROUNDING = 0.01
 _DELPHES_NAMES = {"pid": "PID", "mother1": "M1", "status": "Status", "charge": "Charge"}
 _DELPHES_RECORD = ("pid", "mother1", "status", "pt", "eta", "phi", "mass", "charge")
 _NANOAOD_RECORD = ("pdgId", "status", "statusFlags")
+_NANOAOD_PROMPT = ("pdgId", "status", "statusFlags", "pt", "eta", "phi")
 #: Inputs :func:`derived_inputs` can compute when the truth collection lacks them.
 _DERIVED = {"jet": ("dr_nearest",), "met": ("ht", "njet")}
-#: ... and those it can compute for Delphes events only (from the ``Particle`` record).
-_DERIVED_DELPHES = {"jet": ("hadronFlavour",)}
+#: ... and those it computes from the generator record of each schema.
+_DERIVED_FROM_RECORD = {
+    "nanoaod": {"jet": ("muon_frac", "em_frac")},
+    "delphes": {"jet": ("hadronFlavour", "muon_frac", "em_frac")},
+}
 
 
 @dataclass(frozen=True)
@@ -91,10 +98,27 @@ def _delphes_prompt(rows: ak.Array, pdg: int) -> ak.Array:
     return prompt_objects(record, visible_particles(record), pdg).to_awkward()
 
 
-def delphes_particles(particles: Any) -> dict[str, Any]:
-    """The columns of a Delphes ``Particle`` collection (eager or dask-awkward) that make a
-    generator record (:func:`mlsmear.readers.delphes.delphes_record`), by engine name."""
-    return {n: particles[_DELPHES_NAMES.get(n, n)] for n in _DELPHES_RECORD}
+def record_columns(events: Any, schema: str) -> dict[str, Any]:
+    """The generator-record columns (eager or dask-awkward) :func:`derived_inputs` reads:
+    NanoAOD ``GenPart`` (prompt flags and kinematics), or the Delphes ``Particle`` columns that
+    make a record (:func:`mlsmear.readers.delphes.delphes_record`), by engine name."""
+    if schema == "delphes":
+        return {n: events.Particle[_DELPHES_NAMES.get(n, n)] for n in _DELPHES_RECORD}
+    return {n: events.GenPart[n] for n in _NANOAOD_PROMPT}
+
+
+def _prompt_from_record(record: ak.Array, schema: str) -> tuple[dict[str, Collection], Any]:
+    """Prompt e/μ/γ of each event by kind, and the Delphes record (None for NanoAOD)."""
+    if schema == "delphes":
+        particles = delphes_record(Collection.from_awkward(record, _DELPHES_RECORD))
+        visible = visible_particles(particles)
+        return {k: prompt_objects(particles, visible, p) for k, p in OBJECT_PDG.items()}, particles
+    prompt = {
+        kind: Collection.from_awkward(Selection("prompt-nanoaod", pdg).apply(record),
+                                      ("pt", "eta", "phi"))
+        for kind, pdg in OBJECT_PDG.items()
+    }  # fmt: skip
+    return prompt, None
 
 
 def content_positions(collection: ak.Array) -> ak.Array:
@@ -148,7 +172,7 @@ def truth_columns(
         read += _NANOAOD_RECORD if rule.rule == "prompt-nanoaod" else ()
         read += [n for n in ("pdgId", "charge") if kind in OBJECT_PDG and n in fields]
     read = list(dict.fromkeys(read))
-    derived = derivable(model, delphes=schema is not None and schema.name == "delphes")
+    derived = derivable(model, schema.name if schema is not None else None)
     missing = [n for n in read if rename.get(n, n) not in fields and n not in derived]
     if missing:
         raise ValueError(
@@ -165,17 +189,19 @@ def derived_inputs(
     model: KindModel,
     truth: ak.Array,
     jets_pt: ak.Array | None,
-    particles: ak.Array | None = None,
+    record: ak.Array | None = None,
+    schema: str | None = None,
 ) -> dict[str, np.ndarray | ak.Array]:
     """Inputs of ``model`` that ``truth`` lacks and the chunk defines (see the module docstring).
 
     Arguments:
         model: the kind's model; truth: the chunk's truth objects (eager).
         jets_pt: the chunk's GenJet pT (GeV, jagged), for the MET model's ``ht``/``njet``.
-        particles: the chunk's Delphes ``Particle`` record (:func:`delphes_particles`), for the
-            jets' ``hadronFlavour``; None for other schemas.
+        record: the chunk's generator record (:func:`record_columns`), for the jets' prompt
+            content (and Delphes ``hadronFlavour``); None when not needed.
+        schema: ``nanoaod`` or ``delphes``: how to read ``record``.
     """
-    lacking = [n for n in derivable(model, delphes=particles is not None)
+    lacking = [n for n in derivable(model, schema if record is not None else None)
                if n not in ak.fields(truth)]  # fmt: skip
     if not lacking:
         return {}
@@ -185,19 +211,19 @@ def derived_inputs(
         ht, njet = jet_activity(Collection.from_awkward(ak.zip({"pt": jets_pt})))
         values = {"ht": ht, "njet": njet.astype(np.float64)}
         return {n: values[n] for n in lacking}
-    jets = Collection.from_awkward(truth, ("eta", "phi"))
-    out: dict[str, np.ndarray | ak.Array] = {}
-    if "dr_nearest" in lacking:
-        out["dr_nearest"] = ak.unflatten(nearest_distance(jets), jets.counts)
-    if "hadronFlavour" in lacking:
-        record = delphes_record(Collection.from_awkward(particles, _DELPHES_RECORD))
-        flavour = delphes_hadron_flavour(jets, record)
-        out["hadronFlavour"] = ak.unflatten(flavour, jets.counts)
-    return out
+    jets = Collection.from_awkward(truth, ("pt", "eta", "phi"))
+    values = {"dr_nearest": nearest_distance(jets)}
+    if record is not None:
+        prompt, particles = _prompt_from_record(record, schema)
+        values.update(prompt_content(jets, prompt))
+        if particles is not None:
+            values["hadronFlavour"] = delphes_hadron_flavour(jets, particles)
+    return {n: ak.unflatten(values[n], jets.counts) for n in lacking}
 
 
-def derivable(model: KindModel, *, delphes: bool = False) -> list[str]:
-    """The inputs of ``model`` that :func:`derived_inputs` can compute (given the ``Particle``
-    record of Delphes events when ``delphes``)."""
-    names = _DERIVED.get(model.kind, ()) + (_DERIVED_DELPHES.get(model.kind, ()) if delphes else ())
+def derivable(model: KindModel, schema: str | None = None) -> list[str]:
+    """The inputs of ``model`` that :func:`derived_inputs` can compute (given the generator
+    record of ``schema`` events: ``nanoaod`` or ``delphes``)."""
+    names = _DERIVED.get(model.kind, ())
+    names += _DERIVED_FROM_RECORD.get(schema, {}).get(model.kind, ()) if schema else ()
     return [n for n in names if n in model.input_fields]

@@ -56,7 +56,7 @@ def match_unique(truth: Collection, reco: Collection, *, dr_max: float) -> np.nd
 #: Columns of each kind carried into the pairs (truth columns, reco columns), when present.
 PAIR_COLUMNS = {
     "jet": (
-        ("pt", "eta", "phi", "mass", "hadronFlavour", "dr_nearest"),
+        ("pt", "eta", "phi", "mass", "hadronFlavour", "dr_nearest", "muon_frac", "em_frac"),
         ("pt", "eta", "phi", "mass", "btag"),
     ),
     **dict.fromkeys(

@@ -10,7 +10,10 @@ Definitions (GeV):
   neutralino), pT > 10. ``hadronFlavour``: 5 / 4 / 0 when a weakly-decaying b / c hadron
   (the last b or c hadron of its decay chain, pT > 5) lies within Delta R < 0.3 of the jet axis;
   each hadron labels only its closest jet; b wins over c. ``dr_nearest``: Delta R to the closest
-  other GenJet (10 when the jet is alone).
+  other GenJet (10 when the jet is alone). ``muon_frac`` / ``em_frac``: summed pT of the prompt
+  muons / prompt electrons and photons (below) within Delta R < 0.4 of the jet axis over the jet
+  pT, at most 1 — GenJets include leptons and photons, and a jet that is mostly a prompt muon
+  leaves no calorimeter jet while an electron or photon jet is narrow and light.
 - **Prompt e / mu / gamma**: final-state particles with pT > 5 whose ancestry (first mothers) holds
   no hadron other than the beams; leptons from a prompt tau count as prompt. ``iso``: summed pT of
   the other visible final-state particles within Delta R < 0.4, divided by the object's pT.
@@ -19,6 +22,8 @@ Definitions (GeV):
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 import numba
 import numpy as np
@@ -31,11 +36,13 @@ from ..refdet.kinematics import delta_r2
 from ..refdet.met import transverse_sum
 
 __all__ = [
+    "CONTENT_DR",
     "FLAVOUR_DR",
     "FLAVOUR_HADRON_PT_MIN",
     "HT_JET_PT_MIN",
     "INVISIBLE_PDG",
     "OBJECT_PDG",
+    "PROMPT_CONTENT",
     "TRUTH_ISO_DR",
     "TRUTH_JET_PT_MIN",
     "TRUTH_JET_R",
@@ -46,6 +53,7 @@ __all__ = [
     "is_hadron",
     "jet_activity",
     "nearest_distance",
+    "prompt_content",
     "prompt_objects",
     "stable_particles",
     "truth_objects",
@@ -56,6 +64,9 @@ TRUTH_JET_R = 0.4
 TRUTH_JET_PT_MIN = 10.0
 TRUTH_OBJECT_PT_MIN = 5.0
 TRUTH_ISO_DR = 0.4
+CONTENT_DR = 0.4
+#: Jet content column → kinds of prompt objects it sums.
+PROMPT_CONTENT = {"muon_frac": ("muon",), "em_frac": ("electron", "photon")}
 FLAVOUR_HADRON_PT_MIN = 5.0
 FLAVOUR_DR = 0.3
 HT_JET_PT_MIN = 20.0
@@ -197,6 +208,19 @@ def prompt_objects(record: Collection, visible: Collection, pdg: int) -> Collect
     return Collection(objects.offsets, columns)
 
 
+def prompt_content(jets: Collection, prompt: Mapping[str, Collection]) -> dict[str, np.ndarray]:
+    """``muon_frac`` and ``em_frac`` of each jet (see the module docstring) from the prompt
+    objects of the same events by kind (``electron``, ``muon``, ``photon``; pt, eta, phi)."""
+    out = {}
+    for name, kinds in PROMPT_CONTENT.items():
+        total = np.zeros(len(jets))
+        for kind in kinds:
+            total += cone_sums(jets, prompt[kind], dr_max=CONTENT_DR, pt_min=0.0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out[name] = np.minimum(total / jets["pt"], 1.0)
+    return out
+
+
 def jet_activity(jets: Collection) -> tuple[np.ndarray, np.ndarray]:
     """(HT in GeV, number of jets) per event, from the jets with pT > 20 GeV."""
     hard = jets.select(jets["pt"] > HT_JET_PT_MIN)
@@ -225,8 +249,7 @@ def truth_objects(record: Collection, hadrons: Collection | None = None) -> dict
         hadrons = flavour_hadrons(record)
     visible = visible_particles(record)
     jets = gen_jets(visible, hadrons)
-    truth = {"jet": jets}
-    for kind, pdg in OBJECT_PDG.items():
-        truth[kind] = prompt_objects(record, visible, pdg)
+    truth = {kind: prompt_objects(record, visible, pdg) for kind, pdg in OBJECT_PDG.items()}
+    truth["jet"] = jets.with_columns(**prompt_content(jets, truth))
     truth["met"] = gen_met(record, jets)
     return truth

@@ -4,12 +4,12 @@ Delphes stores no truth <-> reco links, so every kind is matched with the unique
 rule of :mod:`mlsmear.generate.matching` (Delta R < 0.2 for jets, < 0.1 for e, mu, gamma).
 
 - Jets: truth = the GenJet branch (``GenJet`` by default: whatever the card clustered), with
-  ``hadronFlavour`` (:func:`delphes_hadron_flavour`) and ``dr_nearest`` computed as for
-  generated pairs from the ``Particle`` record; reco = the ``Jet`` branch, ``reco_btag`` = bit 0
-  of ``Jet.BTag``. Delphes' own ``GenJet.Flavor`` is not used: the usual cards (e.g.
-  ``delphes_card_CMS.tcl``) run ``JetFlavorAssociation`` on reco jets only, so it is 0 for every
-  GenJet (as in ``tests/data/delphes.root``), and where a card fills it, it is a parton flavour
-  (heaviest quark within Delta R 0.5, gluon 21), not a hadron flavour.
+  ``hadronFlavour`` (:func:`delphes_hadron_flavour`), ``dr_nearest``, ``muon_frac`` and
+  ``em_frac`` computed as for generated pairs from the ``Particle`` record; reco = the ``Jet``
+  branch, ``reco_btag`` = bit 0 of ``Jet.BTag``. Delphes' own ``GenJet.Flavor`` is not used: the
+  usual cards (e.g. ``delphes_card_CMS.tcl``) run ``JetFlavorAssociation`` on reco jets only, so
+  it is 0 for every GenJet (as in ``tests/data/delphes.root``), and where a card fills it, it is a
+  parton flavour (heaviest quark within Delta R 0.5, gluon 21), not a hadron flavour.
 - Electrons, muons, photons: truth = prompt final-state particles of the ``Particle`` record
   (same definition and ``truth_iso`` as :mod:`mlsmear.generate.truth`); reco = the ``Electron``,
   ``Muon``, ``Photon`` branches.
@@ -33,6 +33,7 @@ from ..generate.truth import (
     OBJECT_PDG,
     flavour_hadrons,
     nearest_distance,
+    prompt_content,
     prompt_objects,
     visible_particles,
 )
@@ -108,16 +109,16 @@ def _read_file(path: str, tree_name: str, truth_jets: str, reco_jets: str) -> di
     visible = visible_particles(record)
 
     gen_jets = jagged_collection(arrays, _kinematics(truth_jets, mass=True))
-    gen_jets = gen_jets.with_columns(
+    truth = {kind: prompt_objects(record, visible, OBJECT_PDG[kind]) for kind in _RECO}
+    truth["jet"] = gen_jets.with_columns(
         hadronFlavour=delphes_hadron_flavour(gen_jets, record),
         dr_nearest=nearest_distance(gen_jets),
+        **prompt_content(gen_jets, truth),
     )
     jets = jagged_collection(arrays, _kinematics(reco_jets, mass=True))
     jets = jets.with_columns(btag=(flat_values(arrays[f"{reco_jets}.BTag"]) & 1) == 1)
-    truth = {"jet": gen_jets}
     reco = {"jet": jets}
     for kind, name in _RECO.items():
-        truth[kind] = prompt_objects(record, visible, OBJECT_PDG[kind])
         objects = jagged_collection(arrays, _kinematics(name, mass=False))
         charge = (
             flat_values(arrays[f"{name}.Charge"]) if kind != "photon" else np.zeros(len(objects))

@@ -1,6 +1,8 @@
 """CMS NanoAOD -> pairs, through the truth links stored in the file (uproot only, no coffea).
 
-- Jets: truth = ``GenJet`` (with ``GenJet_hadronFlavour`` when present); a GenJet is matched to
+- Jets: truth = ``GenJet`` (with ``GenJet_hadronFlavour`` when present, and ``muon_frac`` /
+  ``em_frac`` from the prompt ``GenPart`` below, :func:`mlsmear.generate.truth.prompt_content`);
+  a GenJet is matched to
   the reco ``Jet`` whose ``Jet_genJetIdx`` points to it (to the leading one if several do); a
   GenJet no jet points to is not reconstructed (e.g. below the NanoAOD jet pT threshold).
   ``reco_btag`` = ``Jet_btagDeepFlavB > btag_threshold`` when that branch exists.
@@ -26,7 +28,7 @@ import numpy as np
 import pyarrow as pa
 
 from ..generate.matching import pair_tables
-from ..generate.truth import OBJECT_PDG, TRUTH_OBJECT_PT_MIN, nearest_distance
+from ..generate.truth import OBJECT_PDG, TRUTH_OBJECT_PT_MIN, nearest_distance, prompt_content
 from ..refdet.collection import Collection
 from ._uproot import (
     as_paths,
@@ -122,8 +124,7 @@ def _read_file(
     kinds = [kind for kind, name in _RECO.items() if f"{name}_pt" in keys]
     for kind in kinds:
         needs[f"{kind}s"] = [f"{_RECO[kind]}_{c}" for c in (*_KINEMATICS, "genPartIdx")]
-    if kinds:
-        needs["prompt truth leptons and photons"] = [f"GenPart_{c}" for c in _GENPART]
+    needs["prompt truth leptons and photons"] = [f"GenPart_{c}" for c in _GENPART]
     optional = [f"{_RECO[k]}_charge" for k in kinds] + ["GenJet_hadronFlavour", btag_branch]
     arrays = read_branches(tree, path, needs, optional)
 
@@ -131,7 +132,15 @@ def _read_file(
         *(flat_values(arrays[b]) for b in ("run", "luminosityBlock", "event"))
     )
     gen_jets = jagged_collection(arrays, {c: f"GenJet_{c}" for c in _KINEMATICS})
-    extra = {"dr_nearest": nearest_distance(gen_jets)}
+    gen = jagged_collection(arrays, {c: f"GenPart_{c}" for c in _GENPART})
+    prompt = {
+        kind: prompt_mask(gen["pdgId"], gen["status"], gen["statusFlags"], gen["pt"], pdg)
+        for kind, pdg in OBJECT_PDG.items()
+    }
+    extra = {
+        "dr_nearest": nearest_distance(gen_jets),
+        **prompt_content(gen_jets, {kind: gen.select(mask) for kind, mask in prompt.items()}),
+    }
     if "GenJet_hadronFlavour" in keys:
         extra["hadronFlavour"] = flat_values(arrays["GenJet_hadronFlavour"])
     truth = {"jet": gen_jets.with_columns(**extra)}
@@ -145,10 +154,8 @@ def _read_file(
             flat_values(arrays["Jet_genJetIdx"]),
         )
     }  # fmt: skip
-    if kinds:
-        gen = jagged_collection(arrays, {c: f"GenPart_{c}" for c in _GENPART})
     for kind in kinds:
-        truth[kind], reco[kind], matches[kind] = _objects(kind, gen, arrays, keys)
+        truth[kind], reco[kind], matches[kind] = _objects(kind, gen, prompt[kind], arrays, keys)
     truth["met"], reco["met"] = missing_et(
         arrays, ("GenMET_pt", "GenMET_phi"), (f"{met}_pt", f"{met}_phi"), gen_jets
     )
@@ -157,11 +164,10 @@ def _read_file(
 
 
 def _objects(
-    kind: str, gen: Collection, arrays: ak.Array, keys: set[str]
+    kind: str, gen: Collection, prompt: np.ndarray, arrays: ak.Array, keys: set[str]
 ) -> tuple[Collection, Collection, np.ndarray]:
-    """(truth, reco, match) of electrons, muons or photons."""
+    """(truth, reco, match) of electrons, muons or photons (``prompt``: their GenPart rows)."""
     name, pdg = _RECO[kind], OBJECT_PDG[kind]
-    prompt = prompt_mask(gen["pdgId"], gen["status"], gen["statusFlags"], gen["pt"], pdg)
     objects = gen.select(prompt)
     charge = -np.sign(objects["pdgId"]) * (pdg != 22)
     truth = Collection(
