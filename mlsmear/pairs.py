@@ -19,8 +19,9 @@ MET: ``reco_pt``, ``reco_phi``      float32   reconstructed missing ET (GeV)
 Optional columns with fixed names and types: ``truth_hadronFlavour`` (int8: 5, 4, 0),
 ``truth_dr_nearest``, ``truth_muon_frac``, ``truth_em_frac`` (float32), ``reco_btag`` (bool,
 false when not matched), ``truth_charge``, ``reco_charge`` (int8, 0 when not matched),
-``truth_pdgId`` (int32), ``truth_iso`` (float32) and ``weight`` (float32, per-row event
-weight; absent means every row has weight 1). Any other column is allowed and stored as given.
+``truth_pdgId`` (int32), ``truth_iso``, ``truth_jet_iso`` (float32) and ``weight`` (float32,
+per-row event weight; absent means every row has weight 1). Any other column is allowed and
+stored as given.
 """
 
 from __future__ import annotations
@@ -87,6 +88,7 @@ EXTRA_COLUMNS = {
     "truth_charge": pa.int8(),
     "truth_pdgId": pa.int32(),
     "truth_iso": _F,
+    "truth_jet_iso": _F,
     "reco_charge": pa.int8(),
     "weight": _F,
 }

@@ -72,7 +72,7 @@ def resolve_model(model: Any, kind: str | None, truth: ak.Array | None = None) -
 
 
 #: Inputs defined from the rest of the event (GenJets, prompt objects), see generate.truth.
-_DERIVED_FROM_EVENTS = ("dr_nearest", "muon_frac", "em_frac", "ht", "njet")
+_DERIVED_FROM_EVENTS = ("dr_nearest", "muon_frac", "em_frac", "jet_iso", "ht", "njet")
 
 
 def _columns(

@@ -23,6 +23,7 @@ _EXTRA_INPUTS = {
         ("truth_muon_frac", "muon_frac", "quantile"),
         ("truth_em_frac", "em_frac", "quantile"),
     ),
+    **dict.fromkeys(("electron", "muon", "photon"), (("truth_jet_iso", "jet_iso", "quantile"),)),
 }
 
 

@@ -15,7 +15,8 @@ from conftest import TINY
 import mlsmear
 from mlsmear.coffea.chunk import ModelRef
 from mlsmear.coffea.events import stale_links
-from mlsmear.coffea.truth import derived_inputs, record_columns
+from mlsmear.coffea.schemas import schema_of
+from mlsmear.coffea.truth import Selection, derived_inputs, record_columns, truth_columns
 from mlsmear.generate.truth import HT_JET_PT_MIN
 from mlsmear.readers.delphes import read_pairs_from_delphes
 from mlsmear.readers.nanoaod import PROMPT_FLAGS, read_pairs_from_nanoaod
@@ -253,6 +254,46 @@ def test_nanoaod_jets_with_prompt_content_dask_equals_eager(flavour_jets):
     eager = mlsmear.smear(nano_events(NANO_DY, mode="eager").GenJet, model=flavour_jets, seed=2)
     lazy = mlsmear.smear(nano_events(NANO_DY, mode="dask").GenJet, model=flavour_jets, seed=2)
     assert ak.sum(ak.num(eager)) > 0 and ak.array_equal(lazy.compute(), eager)
+
+
+@pytest.fixture(scope="module")
+def isolated_leptons(tmp_path_factory):
+    """Electron and muon models that also read jet_iso (trained in a second on the toy)."""
+    rng = np.random.default_rng(2)
+    models = {}
+    for kind in ("electron", "muon"):
+        truth = SyntheticDetector().truth(5000, rng)
+        truth["jet_iso"] = rng.random(5000) ** 3  # mostly isolated
+        reco, matched = SyntheticDetector().reconstruct(truth, rng)
+        inputs = [("pt", "quantile"), ("eta", "quantile"), ("jet_iso", "quantile")]
+        models[kind] = fit_model(kind, truth, reco, matched, inputs=inputs, config=TINY)
+    return mlsmear.Bundle("iso", models).save(tmp_path_factory.mktemp("iso"))
+
+
+@pytest.mark.parametrize("schema", ["nanoaod", "delphes"])
+def test_jet_iso_as_the_readers_define_it(isolated_leptons, schema):
+    """Leptons' jet_iso derived from the events' GenJets equals the readers' truth_jet_iso;
+    smearing GenPart (NanoAOD) / Particle (Delphes) reads it; dask equals eager."""
+    if schema == "nanoaod":
+        events, pairs = nano_events(NANO_DY, mode="eager"), read_pairs_from_nanoaod(NANO_DY)
+        source, lazy_events = events.GenPart, nano_events(NANO_DY, mode="dask")
+        lazy_source = lazy_events.GenPart
+    else:
+        events, pairs = delphes_events(), read_pairs_from_delphes(DELPHES)
+        source, lazy_source = events.Particle, delphes_events(mode="dask").Particle
+    model = mlsmear.load(isolated_leptons)["electron"]
+    selection = Selection(f"prompt-{schema}", 11)
+    columns, _ = truth_columns(source, source="GenPart" if schema == "nanoaod" else "Particle",
+                               kind="electron", model=model, schema=schema_of(events))
+    truth = selection.apply(ak.zip(columns))
+    gen_jets = ak.zip({n: events.GenJet[n] for n in ("pt", "eta", "phi")})
+    derived = derived_inputs(model, truth, gen_jets)["jet_iso"]
+    stored = pairs["electron"].column("truth_jet_iso").to_numpy()
+    assert stored.size > 1 and np.ptp(stored) > 0
+    np.testing.assert_allclose(ak.to_numpy(ak.flatten(derived)), stored, rtol=1e-6, atol=1e-6)
+    eager = mlsmear.smear(source, kind="electron", model=isolated_leptons, seed=4)
+    lazy = mlsmear.smear(lazy_source, kind="electron", model=isolated_leptons, seed=4)
+    assert ak.sum(ak.num(eager)) > 0 and ak.array_equal(lazy.compute().pt, eager.pt)
 
 
 def test_plain_dask_array_needs_an_event_id(tiny_bundle_dir):

@@ -90,6 +90,26 @@ def test_jet_prompt_content_by_brute_force(ttbar):
     assert jets["truth_muon_frac"].max() > 0.5  # a prompt muon from a W makes its own GenJet
 
 
+def test_lepton_jet_isolation_by_brute_force(ttbar):
+    """jet_iso: (pT of the closest GenJet within Delta R < 0.4 minus the object's pT) over the
+    object's pT, at least 0, and 0 without such a jet — recomputed here row by row."""
+    tables = {kind: _tables(ttbar)[kind].to_pandas() for kind in KINDS}
+    jets = tables["jet"]
+    for kind in ("electron", "muon", "photon"):
+        expected = []
+        for _, obj in tables[kind].iterrows():
+            same = jets[jets["event"] == obj["event"]]
+            dphi = np.angle(np.exp(1j * (same["truth_phi"].to_numpy() - obj["truth_phi"])))
+            dr = np.hypot(same["truth_eta"].to_numpy() - obj["truth_eta"], dphi)
+            if dr.size == 0 or dr.min() >= 0.4:
+                expected.append(0.0)
+            else:
+                jet_pt = same["truth_pt"].to_numpy()[np.argmin(dr)]
+                expected.append(max(jet_pt - obj["truth_pt"], 0.0) / obj["truth_pt"])
+        np.testing.assert_allclose(tables[kind]["truth_jet_iso"], expected, rtol=1e-5, atol=1e-5)
+    assert (tables["muon"]["truth_jet_iso"] > 0).any()  # not all trivially zero
+
+
 def test_same_seed_same_output_other_seed_different(ttbar, tmp_path):
     assert _generate(tmp_path / "again") == 0
     assert _generate(tmp_path / "other", seed=8) == 0

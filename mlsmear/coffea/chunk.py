@@ -80,7 +80,7 @@ def smear_chunk(
     run: Any,
     lumi: Any,
     event: Any,
-    jets_pt: ak.Array | None,
+    gen_jets: ak.Array | None,
     record: ak.Array | None = None,
 ) -> ak.Array:
     """Smear one eager chunk.
@@ -90,13 +90,14 @@ def smear_chunk(
             :func:`mlsmear.coffea.truth.truth_columns`).
         source_counts: objects per event of the unsliced truth collection (NanoAOD links only).
         run, lumi, event: per-event identity (``None`` reads as 0).
-        jets_pt: GenJet pT (GeV) per event, for the MET model's ``ht``/``njet``.
+        gen_jets: GenJet pt (GeV), eta, phi per event, for the MET model's ``ht``/``njet`` and
+            the e/μ/γ models' ``jet_iso``.
         record: the generator record (:func:`mlsmear.coffea.truth.record_columns`), for the jet
             model's prompt content and Delphes ``hadronFlavour``.
     """
     truth = spec.selection.apply(rows)
     model = spec.model.kind_model(spec.kind)
-    extra = derived_inputs(model, truth, jets_pt, record, spec.record_schema)
+    extra = derived_inputs(model, truth, gen_jets, record, spec.record_schema)
     smeared = smear_array(
         truth, model=model, seed=spec.seed, event_id=(run, lumi, event), device=spec.device,
         batch_size=spec.batch_size, extra=extra,

@@ -54,16 +54,18 @@ def _lazy_identity(events: Any, event_id: Any) -> tuple[Any, Any, Any]:
     return columns
 
 
-def _activity_jets(events: Any, model: KindModel, columns: Mapping[str, Any]) -> Any:
-    """GenJet pT per event when the MET model's ht/njet must be computed, else None."""
-    if all(n in columns for n in derivable(model)):
+def _gen_jets(events: Any, model: KindModel, columns: Mapping[str, Any]) -> Any:
+    """GenJet pT, η, φ per event when the model needs inputs computed from them that the truth
+    lacks (MET's ht/njet; e/μ/γ jet_iso), else None."""
+    needed = [n for n in derivable(model) if n not in columns]
+    if not needed:
         return None
     if events is None or "GenJet" not in events.fields:
         raise ValueError(
-            "the MET model needs ht and njet: give a truth MET record with them, or smear the "
-            "MET of events that have a GenJet collection"
+            f"the {model.kind} model needs {needed}, computed from the events' GenJets: give a "
+            "truth record with them, or smear events that have a GenJet collection"
         )
-    return events.GenJet.pt
+    return {n: events.GenJet[n] for n in ("pt", "eta", "phi")}
 
 
 def _generator_record(
@@ -135,7 +137,7 @@ def smear_collection(
         )
         columns["position"] = positions
         source_counts = lib.num(events[source], axis=1)
-    jets_pt = _activity_jets(events, kind_model, columns) if kind == "met" else None
+    gen_jets = _gen_jets(events, kind_model, columns) if kind != "jet" else None
     record = (
         _generator_record(events, schema.name, kind_model, columns)
         if kind == "jet" and schema is not None else None
@@ -148,9 +150,8 @@ def smear_collection(
         ref, kind, seed, str(device), batch_size, selection, form,
         schema.name if record is not None else None,
     ))
-    if record is not None:
-        record = lib.zip(record)
-    args = (lib.zip(columns), source_counts, *identity, jets_pt, record)
+    gen_jets, record = (lib.zip(c) if c is not None else None for c in (gen_jets, record))
+    args = (lib.zip(columns), source_counts, *identity, gen_jets, record)
     out = call(*(a._meta if _is_lazy(a) else a for a in args))  # the result, or its type
     if schema is not None:  # coffea's attrs lead .matched_gen to the events
         out = ak.Array(out, behavior=out.behavior, attrs=meta.attrs)

@@ -12,11 +12,12 @@ Two steps, so that the same code serves eager, virtual and dask-awkward events:
 
 :func:`derived_inputs` computes the model inputs a truth collection lacks but its chunk defines:
 ``ht`` and ``njet`` of the MET model from the GenJets (:func:`mlsmear.generate.truth.jet_activity`:
-jets with pT > 20 GeV, no η cut), the jets' ``dr_nearest``, their ``muon_frac`` and ``em_frac``
-from the prompt objects of the generator record (NanoAOD ``GenPart``, Delphes ``Particle``;
-:func:`mlsmear.generate.truth.prompt_content`) and, for Delphes, their ``hadronFlavour`` from
-``Particle`` (:func:`mlsmear.readers.delphes.delphes_hadron_flavour`: the labels the Delphes
-reader writes).
+jets with pT > 20 GeV, no η cut), ``jet_iso`` of electrons, muons and photons from the GenJets
+(:func:`mlsmear.generate.truth.jet_isolation`), the jets' ``dr_nearest``, their ``muon_frac`` and
+``em_frac`` from the prompt objects of the generator record (NanoAOD ``GenPart``, Delphes
+``Particle``; :func:`mlsmear.generate.truth.prompt_content`) and, for Delphes, their
+``hadronFlavour`` from ``Particle`` (:func:`mlsmear.readers.delphes.delphes_hadron_flavour`: the
+labels the Delphes reader writes).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import numpy as np
 from ..generate.truth import (
     OBJECT_PDG,
     jet_activity,
+    jet_isolation,
     nearest_distance,
     prompt_content,
     prompt_objects,
@@ -56,7 +58,10 @@ _DELPHES_RECORD = ("pid", "mother1", "status", "pt", "eta", "phi", "mass", "char
 _NANOAOD_RECORD = ("pdgId", "status", "statusFlags")
 _NANOAOD_PROMPT = ("pdgId", "status", "statusFlags", "pt", "eta", "phi")
 #: Inputs :func:`derived_inputs` can compute when the truth collection lacks them.
-_DERIVED = {"jet": ("dr_nearest",), "met": ("ht", "njet")}
+_DERIVED = {
+    "jet": ("dr_nearest",), "met": ("ht", "njet"),
+    **dict.fromkeys(("electron", "muon", "photon"), ("jet_iso",)),
+}
 #: ... and those it computes from the generator record of each schema.
 _DERIVED_FROM_RECORD = {
     "nanoaod": {"jet": ("muon_frac", "em_frac")},
@@ -188,7 +193,7 @@ def truth_columns(
 def derived_inputs(
     model: KindModel,
     truth: ak.Array,
-    jets_pt: ak.Array | None,
+    gen_jets: ak.Array | None,
     record: ak.Array | None = None,
     schema: str | None = None,
 ) -> dict[str, np.ndarray | ak.Array]:
@@ -196,7 +201,8 @@ def derived_inputs(
 
     Arguments:
         model: the kind's model; truth: the chunk's truth objects (eager).
-        jets_pt: the chunk's GenJet pT (GeV, jagged), for the MET model's ``ht``/``njet``.
+        gen_jets: the chunk's GenJets (``pt`` GeV, ``eta``, ``phi``; jagged), for the MET
+            model's ``ht``/``njet`` and the e/μ/γ models' ``jet_iso``.
         record: the chunk's generator record (:func:`record_columns`), for the jets' prompt
             content (and Delphes ``hadronFlavour``); None when not needed.
         schema: ``nanoaod`` or ``delphes``: how to read ``record``.
@@ -205,12 +211,16 @@ def derived_inputs(
                if n not in ak.fields(truth)]  # fmt: skip
     if not lacking:
         return {}
-    if model.kind == "met":
-        if jets_pt is None:
-            raise ValueError("the MET model needs ht and njet: give the events' GenJets")
-        ht, njet = jet_activity(Collection.from_awkward(ak.zip({"pt": jets_pt})))
-        values = {"ht": ht, "njet": njet.astype(np.float64)}
-        return {n: values[n] for n in lacking}
+    if model.kind != "jet":
+        if gen_jets is None:
+            raise ValueError(f"the {model.kind} model needs {lacking}: give the events' GenJets")
+        jets = Collection.from_awkward(gen_jets, ("pt", "eta", "phi"))
+        if model.kind == "met":
+            ht, njet = jet_activity(jets)
+            values = {"ht": ht, "njet": njet.astype(np.float64)}
+            return {n: values[n] for n in lacking}
+        objects = Collection.from_awkward(truth, ("pt", "eta", "phi"))
+        return {"jet_iso": ak.unflatten(jet_isolation(objects, jets), objects.counts)}
     jets = Collection.from_awkward(truth, ("pt", "eta", "phi"))
     values = {"dr_nearest": nearest_distance(jets)}
     if record is not None:

@@ -62,7 +62,7 @@ PAIR_COLUMNS = {
     **dict.fromkeys(
         ("electron", "muon", "photon"),
         (
-            ("pt", "eta", "phi", "mass", "charge", "pdgId", "iso"),
+            ("pt", "eta", "phi", "mass", "charge", "pdgId", "iso", "jet_iso"),
             ("pt", "eta", "phi", "mass", "charge"),
         ),
     ),

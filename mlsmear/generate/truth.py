@@ -17,6 +17,9 @@ Definitions (GeV):
 - **Prompt e / mu / gamma**: final-state particles with pT > 5 whose ancestry (first mothers) holds
   no hadron other than the beams; leptons from a prompt tau count as prompt. ``iso``: summed pT of
   the other visible final-state particles within Delta R < 0.4, divided by the object's pT.
+  ``jet_iso``: the same idea from GenJets alone (NanoAOD keeps GenJets but prunes the particles):
+  (pT of the closest GenJet within Delta R < 0.4, which contains the object, minus the object's
+  pT) over the object's pT, at least 0; 0 when no GenJet is that close.
 - **GenMET**: vector sum of the neutrinos' pT; ``ht``: scalar sum of the pT of GenJets with
   pT > 20 (no eta cut); ``njet``: their number.
 """
@@ -52,6 +55,7 @@ __all__ = [
     "gen_met",
     "is_hadron",
     "jet_activity",
+    "jet_isolation",
     "nearest_distance",
     "prompt_content",
     "prompt_objects",
@@ -149,6 +153,32 @@ def _nearest(offsets, eta, phi, alone):
                     best = min(best, delta_r2(eta[i], phi[i], eta[j], phi[j]))
             out[i] = np.sqrt(best)
     return out
+
+
+@numba.njit(cache=True)
+def _jet_isolation(obj_offsets, obj_pt, obj_eta, obj_phi, jet_offsets, jet_pt, jet_eta, jet_phi,
+                   dr_max):  # fmt: skip
+    out = np.zeros(len(obj_pt))
+    for event in range(len(obj_offsets) - 1):
+        for i in range(obj_offsets[event], obj_offsets[event + 1]):
+            best, best_pt = dr_max * dr_max, -1.0
+            for j in range(jet_offsets[event], jet_offsets[event + 1]):
+                d2 = delta_r2(obj_eta[i], obj_phi[i], jet_eta[j], jet_phi[j])
+                if d2 < best:
+                    best, best_pt = d2, jet_pt[j]
+            if best_pt > 0.0:
+                out[i] = max(best_pt - obj_pt[i], 0.0) / obj_pt[i]
+    return out
+
+
+def jet_isolation(objects: Collection, jets: Collection) -> np.ndarray:
+    """``jet_iso`` of each object (see the module docstring) from the GenJets of its event."""
+    if objects.n_events != jets.n_events:
+        raise ValueError(f"objects have {objects.n_events} events, jets {jets.n_events}")
+    return _jet_isolation(
+        objects.offsets, objects["pt"], objects["eta"], objects["phi"],
+        jets.offsets, jets["pt"], jets["eta"], jets["phi"], CONTENT_DR,
+    )  # fmt: skip
 
 
 def stable_particles(record: Collection) -> Collection:
@@ -249,7 +279,10 @@ def truth_objects(record: Collection, hadrons: Collection | None = None) -> dict
         hadrons = flavour_hadrons(record)
     visible = visible_particles(record)
     jets = gen_jets(visible, hadrons)
-    truth = {kind: prompt_objects(record, visible, pdg) for kind, pdg in OBJECT_PDG.items()}
+    truth = {}
+    for kind, pdg in OBJECT_PDG.items():
+        objects = prompt_objects(record, visible, pdg)
+        truth[kind] = objects.with_columns(jet_iso=jet_isolation(objects, jets))
     truth["jet"] = jets.with_columns(**prompt_content(jets, truth))
     truth["met"] = gen_met(record, jets)
     return truth

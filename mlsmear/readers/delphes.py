@@ -11,8 +11,8 @@ rule of :mod:`mlsmear.generate.matching` (Delta R < 0.2 for jets, < 0.1 for e, m
   it is 0 for every GenJet (as in ``tests/data/delphes.root``), and where a card fills it, it is a
   parton flavour (heaviest quark within Delta R 0.5, gluon 21), not a hadron flavour.
 - Electrons, muons, photons: truth = prompt final-state particles of the ``Particle`` record
-  (same definition and ``truth_iso`` as :mod:`mlsmear.generate.truth`); reco = the ``Electron``,
-  ``Muon``, ``Photon`` branches.
+  (same definition, ``truth_iso`` and ``truth_jet_iso`` as :mod:`mlsmear.generate.truth`); reco =
+  the ``Electron``, ``Muon``, ``Photon`` branches.
 - MET: ``GenMissingET`` and ``MissingET``; ``truth_ht`` / ``truth_njet`` from the GenJets with
   pT > 20 GeV.
 
@@ -32,6 +32,7 @@ from ..generate.truth import (
     FLAVOUR_DR,
     OBJECT_PDG,
     flavour_hadrons,
+    jet_isolation,
     nearest_distance,
     prompt_content,
     prompt_objects,
@@ -109,7 +110,10 @@ def _read_file(path: str, tree_name: str, truth_jets: str, reco_jets: str) -> di
     visible = visible_particles(record)
 
     gen_jets = jagged_collection(arrays, _kinematics(truth_jets, mass=True))
-    truth = {kind: prompt_objects(record, visible, OBJECT_PDG[kind]) for kind in _RECO}
+    truth = {}
+    for kind in _RECO:
+        objects = prompt_objects(record, visible, OBJECT_PDG[kind])
+        truth[kind] = objects.with_columns(jet_iso=jet_isolation(objects, gen_jets))
     truth["jet"] = gen_jets.with_columns(
         hadronFlavour=delphes_hadron_flavour(gen_jets, record),
         dr_nearest=nearest_distance(gen_jets),

@@ -7,7 +7,8 @@
   GenJet no jet points to is not reconstructed (e.g. below the NanoAOD jet pT threshold).
   ``reco_btag`` = ``Jet_btagDeepFlavB > btag_threshold`` when that branch exists.
 - Electrons, muons, photons: truth = prompt final-state ``GenPart`` (status 1, statusFlags
-  isPrompt or isDirectPromptTauDecayProduct) of the kind's |pdgId| with pT > 5 GeV; matched to
+  isPrompt or isDirectPromptTauDecayProduct) of the kind's |pdgId| with pT > 5 GeV, with
+  ``jet_iso`` from the GenJets (:func:`mlsmear.generate.truth.jet_isolation`); matched to
   the reco object whose ``<Object>_genPartIdx`` points to it. A kind whose reco collection is
   absent from the file (e.g. no ``Photon_pt``) is skipped; a present collection without its link
   branch is an error.
@@ -28,7 +29,13 @@ import numpy as np
 import pyarrow as pa
 
 from ..generate.matching import pair_tables
-from ..generate.truth import OBJECT_PDG, TRUTH_OBJECT_PT_MIN, nearest_distance, prompt_content
+from ..generate.truth import (
+    OBJECT_PDG,
+    TRUTH_OBJECT_PT_MIN,
+    jet_isolation,
+    nearest_distance,
+    prompt_content,
+)
 from ..refdet.collection import Collection
 from ._uproot import (
     as_paths,
@@ -156,6 +163,7 @@ def _read_file(
     }  # fmt: skip
     for kind in kinds:
         truth[kind], reco[kind], matches[kind] = _objects(kind, gen, prompt[kind], arrays, keys)
+        truth[kind] = truth[kind].with_columns(jet_iso=jet_isolation(truth[kind], gen_jets))
     truth["met"], reco["met"] = missing_et(
         arrays, ("GenMET_pt", "GenMET_phi"), (f"{met}_pt", f"{met}_phi"), gen_jets
     )
