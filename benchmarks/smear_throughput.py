@@ -9,7 +9,8 @@ Prints one JSON object. Every figure is measured in this run on the same truth j
 - ``compute_limit_fraction``: ``objects_per_s / compute_limit_objects_per_s``;
 - ``objects_per_s_by_size``: objects/s per input size.
 
-Usage: ``python benchmarks/smear_throughput.py [--model default] [--sizes 1000 ... 1000000]``
+Usage: ``python benchmarks/smear_throughput.py [--model default] [--sizes 1000 ... 1000000]
+[--device cuda]``
 """
 
 from __future__ import annotations
@@ -66,12 +67,12 @@ def best_time(fn, repeat: int) -> float:
     return min(times)
 
 
-def compute_limit(model: mlsmear.KindModel, batch: int, n: int) -> float:
+def compute_limit(model: mlsmear.KindModel, batch: int, n: int, device: str = "cpu") -> float:
     """Objects/s of the bare forward pass (trunk + all heads) in evaluation batches, at the
-    model's precision."""
-    net = model.evaluation_net(torch.device("cpu"))
-    x = torch.rand(batch, net.n_inputs).to(next(net.parameters()).dtype)
-    positions = torch.rand(batch, net.n_quantities)
+    model's precision, on ``device``."""
+    net = model.evaluation_net(torch.device(device))
+    x = torch.rand(batch, net.n_inputs, device=device).to(next(net.parameters()).dtype)
+    positions = torch.rand(batch, net.n_quantities, device=device)
 
     def forward() -> None:
         with torch.inference_mode():
@@ -79,21 +80,25 @@ def compute_limit(model: mlsmear.KindModel, batch: int, n: int) -> float:
                 h, scores = net.features(x), net.normal_scores(positions)
                 for k in range(net.n_quantities):
                     net.head_logits(k, h, scores)
+        if device != "cpu":
+            torch.cuda.synchronize()
 
     return (n // batch) * batch / best_time(forward, repeat=5)
 
 
 def throughput(
-    model: mlsmear.KindModel, sizes: list[int], *, repeat: int, batch_size: int
+    model: mlsmear.KindModel, sizes: list[int], *, repeat: int, batch_size: int,
+    device: str = "cpu",
 ) -> dict:
-    """The figures of this benchmark for a jet model (best of ``repeat`` timings per size)."""
+    """The figures of this benchmark for a jet model (best of ``repeat`` timings per size) on
+    ``device`` (``cpu`` or ``cuda``; smear() returns host arrays, so its timing is complete)."""
     warnings.simplefilter("ignore", mlsmear.OutOfRangeWarning)
     by_size = {}
     for n in sizes:
         jets = truth_jets(n)
         by_size[n] = n / best_time(
             lambda jets=jets: mlsmear.smear(
-                jets, model=model, seed=1, device="cpu", batch_size=batch_size
+                jets, model=model, seed=1, device=device, batch_size=batch_size
             ),
             repeat,
         )
@@ -101,8 +106,9 @@ def throughput(
     jets = truth_jets(largest)
     rng = np.random.default_rng(0)
     gaussian = largest / best_time(lambda: gaussian_smear(jets, rng), repeat=3)
-    limit = compute_limit(model, batch_size, min(largest, 200_000))
+    limit = compute_limit(model, batch_size, min(largest, 200_000), device)
     return {
+        "device": device,
         "network": model.net.config(),
         "precision": model.precision,
         "torch_threads": torch.get_num_threads(),
@@ -120,10 +126,13 @@ def main() -> None:
     parser.add_argument("--model", default="default", help="bundle name/path (jet model used)")
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10_000, 100_000, 1_000_000])
     parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE)
+    parser.add_argument("--device", default="cpu", help="cpu or cuda")
     args = parser.parse_args()
     loaded = mlsmear.load(args.model)
     model = loaded if isinstance(loaded, mlsmear.KindModel) else loaded["jet"]
-    result = throughput(model, args.sizes, repeat=3, batch_size=args.batch_size)
+    result = throughput(
+        model, args.sizes, repeat=3, batch_size=args.batch_size, device=args.device
+    )
     print(json.dumps({"model": str(args.model), **result}, indent=1))
 
 

@@ -58,15 +58,18 @@ def sample_residuals(
         sampler: ``"numba"`` (CPU default) or ``"torch"`` (device default on CUDA).
 
     Returns:
-        ``(reconstructed, residuals)``: bool ``(n,)`` and float64 ``(n, n_quantities)`` (the rows
-        of lost objects hold NaN).
+        ``(reconstructed, residuals, is_zero)``: bool ``(n,)``, float64 ``(n, n_quantities)``
+        (the rows of lost objects hold NaN) and bool ``(n, n_quantities)``: the reco value was
+        drawn as exactly 0 (the model's ``zero_quantities``).
     """
     device = resolve_device(device)
     sampler = sampler or ("numba" if device.type == "cpu" else "torch")
     net, n, n_q = model.evaluation_net(device), x.shape[0], model.net.n_quantities
     dtype = next(net.parameters()).dtype
     allow_lost = model.spec.has_efficiency
+    zero_heads = [k for k, q in enumerate(model.spec.quantities) if q in model.zero_quantities]
     residuals = np.empty((n, n_q))
+    is_zero = np.zeros((n, n_q), dtype=bool)
     knots = [torch.from_numpy(b.knots).to(device) for b in model.binnings]  # torch sampler only
     index = np.ascontiguousarray(index, dtype=np.int64)
     with torch.inference_mode():
@@ -82,7 +85,7 @@ def sample_residuals(
             for k in range(n_q):
                 logits = net.head_logits(k, h, scores)
                 probs = torch.softmax(logits, dim=1, dtype=torch.float32)
-                lost_ok = allow_lost and k == 0
+                lost_ok = (allow_lost and k == 0) or k in zero_heads
                 if sampler == "torch":
                     positions[:, k] = sample_positions_torch(probs, kb, ib, k, lost_ok)
                 else:
@@ -94,7 +97,8 @@ def sample_residuals(
                 if k + 1 < n_q:
                     scores[:, k] = net.normal_scores(positions[:, k].float())
             lost = positions[:, 0] == LOST
-            positions[lost] = 0.5
+            zero = {k: (positions[:, k] == LOST) & ~lost for k in zero_heads}
+            positions[positions == LOST] = 0.5
             for k, b in enumerate(model.binnings):
                 if sampler == "torch":
                     values = values_from_positions(
@@ -104,7 +108,9 @@ def sample_residuals(
                     values = b.values(positions[:, k].numpy())
                 residuals[start:stop, k] = values
             residuals[start:stop][lost.cpu().numpy()] = np.nan
-    return ~np.isnan(residuals[:, 0]), residuals
+            for k, rows in zero.items():
+                is_zero[start:stop, k] = rows.cpu().numpy()
+    return ~np.isnan(residuals[:, 0]), residuals, is_zero
 
 
 def sample_reco(
@@ -128,12 +134,12 @@ def sample_reco(
     Returns:
         ``(reconstructed, reco)``: bool per object and reco columns by quantity (NaN if lost).
     """
-    reconstructed, r = sample_residuals(
+    reconstructed, r, is_zero = sample_residuals(
         model, model.features(truth), keys, index, device=device, batch_size=batch_size
     )
     spec = model.spec
-    reco = {
-        q: residual_kinds.apply(kind_r, truth[q], r[:, k], truth["pt"])
-        for k, (q, kind_r) in enumerate(zip(spec.quantities, spec.residuals, strict=True))
-    }
+    reco = {}
+    for k, (q, kind_r) in enumerate(zip(spec.quantities, spec.residuals, strict=True)):
+        reco[q] = residual_kinds.apply(kind_r, truth[q], r[:, k], truth["pt"])
+        reco[q][is_zero[:, k]] = 0.0
     return reconstructed, reco

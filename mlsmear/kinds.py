@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["KindSpec", "KINDS", "kind_spec"]
+__all__ = ["KindSpec", "KINDS", "ZERO_TOLERANCE", "kind_spec"]
+
+#: Reco values at or below this (GeV) count as exactly 0 (E² − p² rounding of massless jets
+#: gives up to 1e-4 GeV; the next reference jet masses start at 0.1 GeV).
+ZERO_TOLERANCE = 1e-3
 
 
 @dataclass(frozen=True)
@@ -18,6 +22,9 @@ class KindSpec:
         inputs: default truth inputs ``(field, transform)`` (see :mod:`mlsmear.transforms`).
         has_efficiency: objects can be lost (category 0 of the first head); false for MET.
         per_event: one object per event (MET) rather than a jagged collection.
+        may_be_zero: quantities whose reco value can be exactly 0 (a jet of one calorimeter tower
+            is massless): when the training data hold such values, category 0 of that head means
+            "reco value 0" (see :data:`ZERO_TOLERANCE`).
     """
 
     name: str
@@ -26,6 +33,7 @@ class KindSpec:
     inputs: tuple[tuple[str, str], ...]
     has_efficiency: bool = True
     per_event: bool = False
+    may_be_zero: tuple[str, ...] = ()
 
 
 _PARTICLE_INPUTS = (("pt", "quantile"), ("eta", "quantile"))
@@ -37,6 +45,7 @@ KINDS: dict[str, KindSpec] = {
         ("pt", "eta", "phi", "mass"),
         ("log_ratio", "diff", "delta_phi", "diff_over_pt"),
         (("pt", "quantile"), ("eta", "quantile"), ("mass", "quantile")),
+        may_be_zero=("mass",),
     ),
     "electron": KindSpec("electron", *_PARTICLE),
     "muon": KindSpec("muon", *_PARTICLE),

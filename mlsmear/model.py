@@ -75,6 +75,8 @@ class KindModel:
         precision: dtype of the network's evaluation, ``"float32"`` or ``"bfloat16"`` (weights
             and activations; softmax and sampling stay float32/float64). Part of the card: the
             validation figures are measured at this precision.
+        zero_quantities: quantities whose head's category 0 means "reco value exactly 0" (e.g.
+            the mass of a one-tower jet), see :class:`~mlsmear.kinds.KindSpec`.
     """
 
     kind: str
@@ -84,6 +86,7 @@ class KindModel:
     thresholds: dict[str, float] = field(default_factory=dict)
     card: dict[str, Any] = field(default_factory=dict)
     precision: str = "float32"
+    zero_quantities: tuple[str, ...] = ()
     _evaluation_nets: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -104,6 +107,12 @@ class KindModel:
         if unknown:
             raise ModelFileError(
                 f"unknown thresholds {sorted(unknown)}; valid: pt_min, abs_eta_max"
+            )
+        self.zero_quantities = tuple(self.zero_quantities)
+        if not set(self.zero_quantities) <= set(spec.may_be_zero):
+            raise ModelFileError(
+                f"{self.kind} model: zero_quantities {list(self.zero_quantities)} must be among "
+                f"{list(spec.may_be_zero)}"
             )
         if self.precision not in PRECISIONS:
             raise ModelFileError(
@@ -169,6 +178,7 @@ class KindModel:
             "network": self.net.config(),
             "thresholds": self.thresholds,
             "precision": self.precision,
+            "zero_quantities": list(self.zero_quantities),
             "tensors_sha256": sha256,
             **self.card,
         }
@@ -227,13 +237,15 @@ class KindModel:
         except (KeyError, TypeError, RuntimeError) as err:
             raise ModelFileError(f"{where}: model card and tensors do not fit: {err}") from err
         extra = {k: v for k, v in card.items() if k not in _CARD_KEYS}
-        precision = card.get("precision", "float32")
-        return cls(kind, inputs, binnings, net, dict(card.get("thresholds", {})), extra, precision)
+        return cls(
+            kind, inputs, binnings, net, dict(card.get("thresholds", {})), extra,
+            card.get("precision", "float32"), tuple(card.get("zero_quantities", ())),
+        )
 
 
 _CARD_KEYS = {
     "format", "format_version", "kind", "quantities", "inputs", "network", "thresholds",
-    "precision", "tensors_sha256",
+    "precision", "zero_quantities", "tensors_sha256",
 }
 
 

@@ -1,9 +1,12 @@
 """Training a :class:`~mlsmear.model.KindModel` from truth↔reco pairs (flat numpy columns).
 
 The pT head learns category 0 ("not reconstructed") from unmatched truth objects and the residual
-bins from matched ones; later heads learn residual bins of matched objects only, with the true
-CDF positions of the earlier quantities fed forward (teacher forcing). Adam with a cosine
-learning-rate schedule, a validation split with early stopping (best epoch kept), fixed seeds.
+bins from matched ones; later heads learn residual bins of matched objects only, with the true CDF
+positions of the earlier quantities fed forward (teacher forcing). A quantity whose reco value can
+be exactly 0 (the mass of a one-tower jet) learns those rows as its category 0, so the learnt
+detector draws massless jets as a point mass instead of smearing them to small masses. Adam with a
+cosine learning-rate schedule, a validation split with early stopping (best epoch kept), fixed
+seeds.
 """
 
 from __future__ import annotations
@@ -21,12 +24,15 @@ from tqdm.auto import tqdm
 
 from . import residuals
 from .binning import ResidualBinning
-from .kinds import kind_spec
+from .kinds import ZERO_TOLERANCE, kind_spec
 from .model import KindModel
 from .network import SmearNet
 from .transforms import InputFeature, input_matrix
 
-__all__ = ["TrainConfig", "fit_model", "training_targets"]
+__all__ = ["MIN_ZERO_ROWS", "TrainConfig", "fit_model", "training_targets", "zero_rows"]
+
+#: A quantity gets a "reco value 0" category only with at least this many such training rows.
+MIN_ZERO_ROWS = 100
 
 
 @dataclass(frozen=True)
@@ -37,6 +43,8 @@ class TrainConfig:
         trunk, head: network widths (see :class:`~mlsmear.network.SmearNet`).
         autoregressive: feed earlier residuals to later heads (off = the paper's independent heads).
         binning: ``"quantile"`` (equal population + knots + tails) or ``"clipped"`` (the paper's).
+        zero_category: give quantities that may be exactly 0 (jet mass) a "reco value 0"
+            category when the data hold such values (off = the paper's).
         epochs, batch_size, learning_rate: optimiser settings (cosine schedule to 0).
         validation_fraction, patience: early stopping on the validation loss.
         seed: seeds the split, the initialisation and the batch order.
@@ -47,6 +55,7 @@ class TrainConfig:
     head: int = 64
     autoregressive: bool = True
     binning: str = "quantile"
+    zero_category: bool = True
     epochs: int = 20
     batch_size: int = 4096
     learning_rate: float = 2e-3
@@ -56,34 +65,54 @@ class TrainConfig:
     progress: bool = True
 
 
+def zero_rows(
+    kind: str, reco: Mapping[str, np.ndarray], matched: np.ndarray
+) -> dict[str, np.ndarray]:
+    """Matched rows whose reco value is 0 (within :data:`~mlsmear.kinds.ZERO_TOLERANCE`), for the
+    quantities of the kind that may be zero and are at least :data:`MIN_ZERO_ROWS` times."""
+    out = {}
+    for q in kind_spec(kind).may_be_zero:
+        with np.errstate(invalid="ignore"):
+            zero = matched & (np.abs(reco[q]) <= ZERO_TOLERANCE)
+        if zero.sum() >= MIN_ZERO_ROWS:
+            out[q] = zero
+    return out
+
+
 def training_targets(
     kind: str,
     truth: Mapping[str, np.ndarray],
     reco: Mapping[str, np.ndarray],
     matched: np.ndarray,
     binnings: Sequence[ResidualBinning],
+    zero: Mapping[str, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Target categories ``(n, n_q)`` (0 = lost) and CDF positions ``(n, n_q)`` per object."""
+    """Target categories ``(n, n_q)`` and CDF positions ``(n, n_q)`` per object. Category 0
+    is "lost" for the first quantity and "reco value 0" for the quantities in ``zero``
+    (quantity → rows, see :func:`zero_rows`); those rows get position 0."""
     spec = kind_spec(kind)
     n = matched.size
     categories = np.zeros((n, len(spec.quantities)), dtype=np.int64)
     positions = np.full((n, len(spec.quantities)), 0.5)
     for k, (q, kind_r) in enumerate(zip(spec.quantities, spec.residuals, strict=True)):
-        r = residuals.residual(kind_r, truth[q][matched], reco[q][matched], truth["pt"][matched])
-        positions[matched, k] = binnings[k].positions(r)
-        categories[matched, k] = binnings[k].categories(r)
+        rows = matched & ~(zero or {}).get(q, np.zeros_like(matched))
+        r = residuals.residual(kind_r, truth[q][rows], reco[q][rows], truth["pt"][rows])
+        positions[rows, k] = binnings[k].positions(r)
+        categories[rows, k] = binnings[k].categories(r)
+        positions[matched & ~rows, k] = 0.0
     return categories, positions
 
 
-def _fit_binnings(kind, truth, reco, matched, config: TrainConfig) -> list[ResidualBinning]:
+def _fit_binnings(
+    kind, truth, reco, matched, zero: Mapping[str, np.ndarray], config: TrainConfig
+) -> list[ResidualBinning]:
     spec = kind_spec(kind)
-    return [
-        ResidualBinning.fit(
-            residuals.residual(kind_r, truth[q][matched], reco[q][matched], truth["pt"][matched]),
-            scheme=config.binning,
-        )
-        for q, kind_r in zip(spec.quantities, spec.residuals, strict=True)
-    ]
+    binnings = []
+    for q, kind_r in zip(spec.quantities, spec.residuals, strict=True):
+        rows = matched & ~zero.get(q, np.zeros_like(matched))
+        r = residuals.residual(kind_r, truth[q][rows], reco[q][rows], truth["pt"][rows])
+        binnings.append(ResidualBinning.fit(r, scheme=config.binning))
+    return binnings
 
 
 def _loss(net: SmearNet, x, categories, positions, matched) -> torch.Tensor:
@@ -127,8 +156,9 @@ def fit_model(
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
     features = [InputFeature.fit(n, t, truth[n]) for n, t in (inputs or spec.inputs)]
-    binnings = _fit_binnings(kind, truth, reco, matched, config)
-    categories, positions = training_targets(kind, truth, reco, matched, binnings)
+    zero = zero_rows(kind, reco, matched) if config.zero_category else {}
+    binnings = _fit_binnings(kind, truth, reco, matched, zero, config)
+    categories, positions = training_targets(kind, truth, reco, matched, binnings, zero)
     x = torch.from_numpy(input_matrix(features, truth))
     cat_t, pos_t = torch.from_numpy(categories), torch.from_numpy(positions.astype(np.float32))
     matched_t = torch.from_numpy(matched)
@@ -177,4 +207,7 @@ def fit_model(
         "seconds": round(time.perf_counter() - start, 1),
     }
     full_card = {**(card or {}), "training": {**(card or {}).get("training", {}), **training}}
-    return KindModel(kind, features, binnings, net, dict(thresholds or {}), full_card)
+    return KindModel(
+        kind, features, binnings, net, dict(thresholds or {}), full_card,
+        zero_quantities=tuple(zero),
+    )

@@ -21,8 +21,9 @@ from ..training import TrainConfig, fit_model
 
 __all__ = ["BASELINE", "baseline_config", "training_sources", "train_baseline"]
 
-#: What makes the baseline: the paper's independent heads and clipped equal-width bins.
-BASELINE = {"autoregressive": False, "binning": "clipped"}
+#: What makes the baseline: the paper's independent heads and clipped equal-width bins (and no
+#: category for exactly-zero reco values).
+BASELINE = {"autoregressive": False, "binning": "clipped", "zero_category": False}
 
 
 def baseline_config(model: KindModel, *, epochs: int | None = None, progress: bool = True):
