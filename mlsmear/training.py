@@ -14,7 +14,7 @@ from __future__ import annotations
 import copy
 import math
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -79,6 +79,21 @@ def zero_rows(
     return out
 
 
+def _binned_residuals(
+    kind: str,
+    truth: Mapping[str, np.ndarray],
+    reco: Mapping[str, np.ndarray],
+    matched: np.ndarray,
+    zero: Mapping[str, np.ndarray],
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Per quantity: the rows that get a residual bin (matched, reco value not exactly 0) and
+    their residuals."""
+    spec = kind_spec(kind)
+    for q, kind_r in zip(spec.quantities, spec.residuals, strict=True):
+        rows = matched & ~zero.get(q, np.zeros_like(matched))
+        yield rows, residuals.residual(kind_r, truth[q][rows], reco[q][rows], truth["pt"][rows])
+
+
 def training_targets(
     kind: str,
     truth: Mapping[str, np.ndarray],
@@ -90,13 +105,10 @@ def training_targets(
     """Target categories ``(n, n_q)`` and CDF positions ``(n, n_q)`` per object. Category 0
     is "lost" for the first quantity and "reco value 0" for the quantities in ``zero``
     (quantity → rows, see :func:`zero_rows`); those rows get position 0."""
-    spec = kind_spec(kind)
-    n = matched.size
-    categories = np.zeros((n, len(spec.quantities)), dtype=np.int64)
-    positions = np.full((n, len(spec.quantities)), 0.5)
-    for k, (q, kind_r) in enumerate(zip(spec.quantities, spec.residuals, strict=True)):
-        rows = matched & ~(zero or {}).get(q, np.zeros_like(matched))
-        r = residuals.residual(kind_r, truth[q][rows], reco[q][rows], truth["pt"][rows])
+    n, n_q = matched.size, len(binnings)
+    categories = np.zeros((n, n_q), dtype=np.int64)
+    positions = np.full((n, n_q), 0.5)
+    for k, (rows, r) in enumerate(_binned_residuals(kind, truth, reco, matched, zero or {})):
         positions[rows, k] = binnings[k].positions(r)
         categories[rows, k] = binnings[k].categories(r)
         positions[matched & ~rows, k] = 0.0
@@ -106,13 +118,10 @@ def training_targets(
 def _fit_binnings(
     kind, truth, reco, matched, zero: Mapping[str, np.ndarray], config: TrainConfig
 ) -> list[ResidualBinning]:
-    spec = kind_spec(kind)
-    binnings = []
-    for q, kind_r in zip(spec.quantities, spec.residuals, strict=True):
-        rows = matched & ~zero.get(q, np.zeros_like(matched))
-        r = residuals.residual(kind_r, truth[q][rows], reco[q][rows], truth["pt"][rows])
-        binnings.append(ResidualBinning.fit(r, scheme=config.binning))
-    return binnings
+    return [
+        ResidualBinning.fit(r, scheme=config.binning)
+        for _, r in _binned_residuals(kind, truth, reco, matched, zero)
+    ]
 
 
 def _loss(net: SmearNet, x, categories, positions, matched) -> torch.Tensor:

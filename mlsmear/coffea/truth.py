@@ -33,6 +33,7 @@ from ..generate.truth import (
     jet_activity,
     jet_isolation,
     nearest_distance,
+    prompt_collections,
     prompt_content,
     prompt_objects,
     visible_particles,
@@ -56,7 +57,7 @@ MASS_ROUNDING = 0.01
 _DELPHES_NAMES = {"pid": "PID", "mother1": "M1", "status": "Status", "charge": "Charge"}
 _DELPHES_RECORD = ("pid", "mother1", "status", "pt", "eta", "phi", "mass", "charge")
 _NANOAOD_RECORD = ("pdgId", "status", "statusFlags")
-_NANOAOD_PROMPT = ("pdgId", "status", "statusFlags", "pt", "eta", "phi")
+_NANOAOD_PROMPT = (*_NANOAOD_RECORD, "pt", "eta", "phi")
 #: Inputs :func:`derived_inputs` can compute when the truth collection lacks them.
 _DERIVED = {
     "jet": ("dr_nearest",), "met": ("ht", "njet"),
@@ -116,8 +117,7 @@ def _prompt_from_record(record: ak.Array, schema: str) -> tuple[dict[str, Collec
     """Prompt e/μ/γ of each event by kind, and the Delphes record (None for NanoAOD)."""
     if schema == "delphes":
         particles = delphes_record(Collection.from_awkward(record, _DELPHES_RECORD))
-        visible = visible_particles(particles)
-        return {k: prompt_objects(particles, visible, p) for k, p in OBJECT_PDG.items()}, particles
+        return prompt_collections(particles, visible_particles(particles)), particles
     prompt = {
         kind: Collection.from_awkward(Selection("prompt-nanoaod", pdg).apply(record),
                                       ("pt", "eta", "phi"))
@@ -222,8 +222,10 @@ def derived_inputs(
         objects = Collection.from_awkward(truth, ("pt", "eta", "phi"))
         return {"jet_iso": ak.unflatten(jet_isolation(objects, jets), objects.counts)}
     jets = Collection.from_awkward(truth, ("pt", "eta", "phi"))
-    values = {"dr_nearest": nearest_distance(jets)}
-    if record is not None:
+    values = {}
+    if "dr_nearest" in lacking:
+        values["dr_nearest"] = nearest_distance(jets)
+    if set(lacking) - {"dr_nearest"}:  # from the record: prompt content, Delphes hadronFlavour
         prompt, particles = _prompt_from_record(record, schema)
         values.update(prompt_content(jets, prompt))
         if particles is not None:

@@ -57,8 +57,10 @@ __all__ = [
     "jet_activity",
     "jet_isolation",
     "nearest_distance",
+    "prompt_collections",
     "prompt_content",
     "prompt_objects",
+    "relate_jets_and_prompt",
     "stable_particles",
     "truth_objects",
     "visible_particles",
@@ -251,6 +253,22 @@ def prompt_content(jets: Collection, prompt: Mapping[str, Collection]) -> dict[s
     return out
 
 
+def prompt_collections(record: Collection, visible: Collection) -> dict[str, Collection]:
+    """The prompt objects of a record by kind (``electron``, ``muon``, ``photon``)."""
+    return {kind: prompt_objects(record, visible, pdg) for kind, pdg in OBJECT_PDG.items()}
+
+
+def relate_jets_and_prompt(
+    jets: Collection, prompt: Mapping[str, Collection]
+) -> dict[str, Collection]:
+    """``{"jet": jets with muon_frac, em_frac; kind: prompt objects with jet_iso}``: the truth
+    inputs that relate the GenJets and the prompt objects of the same events."""
+    related = {"jet": jets.with_columns(**prompt_content(jets, prompt))}
+    for kind, objects in prompt.items():
+        related[kind] = objects.with_columns(jet_iso=jet_isolation(objects, jets))
+    return related
+
+
 def jet_activity(jets: Collection) -> tuple[np.ndarray, np.ndarray]:
     """(HT in GeV, number of jets) per event, from the jets with pT > 20 GeV."""
     hard = jets.select(jets["pt"] > HT_JET_PT_MIN)
@@ -279,10 +297,6 @@ def truth_objects(record: Collection, hadrons: Collection | None = None) -> dict
         hadrons = flavour_hadrons(record)
     visible = visible_particles(record)
     jets = gen_jets(visible, hadrons)
-    truth = {}
-    for kind, pdg in OBJECT_PDG.items():
-        objects = prompt_objects(record, visible, pdg)
-        truth[kind] = objects.with_columns(jet_iso=jet_isolation(objects, jets))
-    truth["jet"] = jets.with_columns(**prompt_content(jets, truth))
+    truth = relate_jets_and_prompt(jets, prompt_collections(record, visible))
     truth["met"] = gen_met(record, jets)
     return truth

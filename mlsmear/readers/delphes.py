@@ -30,12 +30,10 @@ import pyarrow as pa
 from ..generate.matching import pair_tables
 from ..generate.truth import (
     FLAVOUR_DR,
-    OBJECT_PDG,
     flavour_hadrons,
-    jet_isolation,
     nearest_distance,
-    prompt_content,
-    prompt_objects,
+    prompt_collections,
+    relate_jets_and_prompt,
     visible_particles,
 )
 from ..refdet.btag import label_flavour
@@ -110,15 +108,11 @@ def _read_file(path: str, tree_name: str, truth_jets: str, reco_jets: str) -> di
     visible = visible_particles(record)
 
     gen_jets = jagged_collection(arrays, _kinematics(truth_jets, mass=True))
-    truth = {}
-    for kind in _RECO:
-        objects = prompt_objects(record, visible, OBJECT_PDG[kind])
-        truth[kind] = objects.with_columns(jet_iso=jet_isolation(objects, gen_jets))
-    truth["jet"] = gen_jets.with_columns(
+    gen_jets = gen_jets.with_columns(
         hadronFlavour=delphes_hadron_flavour(gen_jets, record),
         dr_nearest=nearest_distance(gen_jets),
-        **prompt_content(gen_jets, truth),
     )
+    truth = relate_jets_and_prompt(gen_jets, prompt_collections(record, visible))
     jets = jagged_collection(arrays, _kinematics(reco_jets, mass=True))
     jets = jets.with_columns(btag=(flat_values(arrays[f"{reco_jets}.BTag"]) & 1) == 1)
     reco = {"jet": jets}

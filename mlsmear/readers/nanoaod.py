@@ -1,17 +1,15 @@
 """CMS NanoAOD -> pairs, through the truth links stored in the file (uproot only, no coffea).
 
 - Jets: truth = ``GenJet`` (with ``GenJet_hadronFlavour`` when present, and ``muon_frac`` /
-  ``em_frac`` from the prompt ``GenPart`` below, :func:`mlsmear.generate.truth.prompt_content`);
-  a GenJet is matched to
-  the reco ``Jet`` whose ``Jet_genJetIdx`` points to it (to the leading one if several do); a
-  GenJet no jet points to is not reconstructed (e.g. below the NanoAOD jet pT threshold).
-  ``reco_btag`` = ``Jet_btagDeepFlavB > btag_threshold`` when that branch exists.
-- Electrons, muons, photons: truth = prompt final-state ``GenPart`` (status 1, statusFlags
-  isPrompt or isDirectPromptTauDecayProduct) of the kind's |pdgId| with pT > 5 GeV, with
-  ``jet_iso`` from the GenJets (:func:`mlsmear.generate.truth.jet_isolation`); matched to
-  the reco object whose ``<Object>_genPartIdx`` points to it. A kind whose reco collection is
-  absent from the file (e.g. no ``Photon_pt``) is skipped; a present collection without its link
-  branch is an error.
+  ``em_frac`` from the prompt ``GenPart`` below, :func:`mlsmear.generate.truth.prompt_content`); a
+  GenJet is matched to the reco ``Jet`` whose ``Jet_genJetIdx`` points to it (to the leading one if
+  several do); a GenJet no jet points to is not reconstructed (e.g. below the NanoAOD jet pT
+  threshold). ``reco_btag`` = ``Jet_btagDeepFlavB > btag_threshold`` when that branch exists.
+- Electrons, muons, photons: truth = prompt final-state ``GenPart`` (status 1, statusFlags isPrompt
+  or isDirectPromptTauDecayProduct) of the kind's |pdgId| with pT > 5 GeV, with ``jet_iso`` from
+  the GenJets (:func:`mlsmear.generate.truth.relate_jets_and_prompt`); matched to the reco object
+  whose ``<Object>_genPartIdx`` points to it. A kind whose reco collection is absent from the file
+  (e.g. no ``Photon_pt``) is skipped; a present collection without its link branch is an error.
 - MET: ``GenMET`` (truth) and ``MET`` (or another MET collection, e.g. ``PuppiMET``);
   ``truth_ht`` / ``truth_njet`` from GenJets with pT > 20 GeV.
 
@@ -32,9 +30,8 @@ from ..generate.matching import pair_tables
 from ..generate.truth import (
     OBJECT_PDG,
     TRUTH_OBJECT_PT_MIN,
-    jet_isolation,
     nearest_distance,
-    prompt_content,
+    relate_jets_and_prompt,
 )
 from ..refdet.collection import Collection
 from ._uproot import (
@@ -144,13 +141,13 @@ def _read_file(
         kind: prompt_mask(gen["pdgId"], gen["status"], gen["statusFlags"], gen["pt"], pdg)
         for kind, pdg in OBJECT_PDG.items()
     }
-    extra = {
-        "dr_nearest": nearest_distance(gen_jets),
-        **prompt_content(gen_jets, {kind: gen.select(mask) for kind, mask in prompt.items()}),
-    }
+    related = relate_jets_and_prompt(
+        gen_jets, {kind: gen.select(mask) for kind, mask in prompt.items()}
+    )
+    extra = {"dr_nearest": nearest_distance(gen_jets)}
     if "GenJet_hadronFlavour" in keys:
         extra["hadronFlavour"] = flat_values(arrays["GenJet_hadronFlavour"])
-    truth = {"jet": gen_jets.with_columns(**extra)}
+    truth = {"jet": related["jet"].with_columns(**extra)}
     jets = jagged_collection(arrays, {c: f"Jet_{c}" for c in _KINEMATICS})
     if btag_branch in keys:
         jets = jets.with_columns(btag=flat_values(arrays[btag_branch]) > btag_threshold)
@@ -163,7 +160,7 @@ def _read_file(
     }  # fmt: skip
     for kind in kinds:
         truth[kind], reco[kind], matches[kind] = _objects(kind, gen, prompt[kind], arrays, keys)
-        truth[kind] = truth[kind].with_columns(jet_iso=jet_isolation(truth[kind], gen_jets))
+        truth[kind] = truth[kind].with_columns(jet_iso=related[kind]["jet_iso"])
     truth["met"], reco["met"] = missing_et(
         arrays, ("GenMET_pt", "GenMET_phi"), (f"{met}_pt", f"{met}_phi"), gen_jets
     )
