@@ -296,6 +296,28 @@ def test_jet_iso_as_the_readers_define_it(isolated_leptons, schema):
     assert ak.sum(ak.num(eager)) > 0 and ak.array_equal(lazy.compute().pt, eager.pt)
 
 
+def test_derived_inputs_on_an_empty_chunk_and_events_without_objects(flavour_jets,
+                                                                    isolated_leptons):
+    """Prompt content (from GenPart) and jet_iso (from GenJet) on zero events and on events
+    whose truth collection is empty."""
+    empty = nano_events(entry_start=0, entry_stop=0)
+    assert len(mlsmear.smear(empty.GenJet, model=flavour_jets)) == 0
+    assert len(mlsmear.smear(empty.GenPart, kind="electron", model=isolated_leptons)) == 0
+    events = nano_events()
+    no_jets = mlsmear.smear(events.GenJet[events.GenJet.pt < 0], model=flavour_jets)
+    assert len(no_jets) == len(events) and ak.sum(ak.num(no_jets)) == 0
+    no_electrons = mlsmear.smear(events.GenPart[events.GenPart.pt < 0], kind="electron",
+                                 model=isolated_leptons)
+    assert len(no_electrons) == len(events) and ak.sum(ak.num(no_electrons)) == 0
+
+
+def test_nan_in_jet_iso_is_refused(isolated_leptons):
+    electrons = ak.zip({"pt": [[30.0, 40.0]], "eta": [[0.1, 1.0]], "phi": [[0.0, 2.0]],
+                        "mass": [[0.0, 0.0]], "charge": [[-1, 1]], "jet_iso": [[0.02, np.nan]]})
+    with pytest.raises(ValueError, match="'jet_iso' has 1 NaN/inf"):
+        mlsmear.smear(electrons, model=isolated_leptons, kind="electron")
+
+
 def test_plain_dask_array_needs_an_event_id(tiny_bundle_dir):
     jets = nano_events().GenJet
     plain = ak.Array(ak.zip({f: jets[f] for f in ("pt", "eta", "phi", "mass")}).layout)
