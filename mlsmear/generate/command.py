@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 
 from .guns import GUNS, Gun
 from .pythia import MIX, PROCESSES
-from .runner import JOB_SIZE, generate_pairs
+from .runner import DEFAULT_CARDS, DETECTORS, JOB_SIZE, GenerationTerminated, generate_pairs
 
 __all__ = ["register", "run"]
 
@@ -31,7 +32,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--process", required=True, choices=[*PROCESSES, *GUNS])
     parser.add_argument("--events", type=int, required=True, help="number of events")
     parser.add_argument("--seed", type=int, required=True, help="master seed, 0 ... 2**31 - 1")
-    parser.add_argument("--card", default="atlas-like", help="detector card name or TOML path")
+    parser.add_argument(
+        "--detector",
+        choices=DETECTORS,
+        default="refdet",
+        help="refdet: the reference detector (default); delphes: real Delphes (mlsmear delphes "
+        "build first), same generator events and truth",
+    )
+    parser.add_argument(
+        "--card",
+        help="refdet: card name or TOML path (default atlas-like); delphes: delphes-atlas "
+        "(default), delphes-cms or a .tcl path",
+    )
     parser.add_argument("--output", required=True, help="pairs directory to create")
     parser.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
     parser.add_argument(
@@ -81,21 +93,36 @@ def _gun(args: argparse.Namespace) -> Gun | None:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``mlsmear generate``; returns the exit status."""
+    from ..delphes.build import DelphesBuildError
+    from ..delphes.run import DelphesError
+
     gun = _gun(args)
     start = time.perf_counter()
-    meta = generate_pairs(
+    try:
+        meta = _generate(args, gun)
+    except (DelphesBuildError, DelphesError) as err:
+        print(f"mlsmear generate: error: {err}", file=sys.stderr)
+        return 2
+    except GenerationTerminated as err:
+        print(f"mlsmear generate: {err}", file=sys.stderr)
+        return 143
+    elapsed = time.perf_counter() - start
+    rows = ", ".join(f"{n} {kind}" for kind, n in meta["rows"].items())
+    print(f"wrote {args.events} events ({rows}) to {args.output} in {elapsed:.1f} s")
+    return 0
+
+
+def _generate(args: argparse.Namespace, gun: Gun | None) -> dict:
+    return generate_pairs(
         args.output,
         process=args.process,
         n_events=args.events,
         seed=args.seed,
-        card=args.card,
+        card=args.card or DEFAULT_CARDS[args.detector],
         workers=args.workers,
         gun=gun,
         job_size=args.job_size,
         overwrite=args.overwrite,
         progress=not args.no_progress,
+        detector=args.detector,
     )
-    elapsed = time.perf_counter() - start
-    rows = ", ".join(f"{n} {kind}" for kind, n in meta["rows"].items())
-    print(f"wrote {args.events} events ({rows}) to {args.output} in {elapsed:.1f} s")
-    return 0

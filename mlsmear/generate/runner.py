@@ -11,12 +11,17 @@ within the directory and different between seeds (``0 <= seed < 2**31``, fewer t
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
+import signal
+import tempfile
+import threading
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from functools import partial
 from importlib import metadata
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -24,6 +29,7 @@ from tqdm import tqdm
 
 from ..pairs import PairsWriter
 from ..refdet.card import load_card
+from ..refdet.collection import Collection
 from ..refdet.jets import import_fastjet
 from ..refdet.pipeline import Detector
 from . import truth as truth_module
@@ -38,12 +44,19 @@ from .pythia import (
     pythia_seed,
 )
 
-__all__ = ["BATCH_SIZE", "JOB_SIZE", "Job", "event_ids", "generate_pairs", "plan_jobs", "run_job"]
+__all__ = [
+    "BATCH_SIZE", "JOB_SIZE", "GenerationTerminated", "Job", "event_ids", "generate_pairs",
+    "plan_jobs", "run_job",
+]
 
 JOB_SIZE = 1000
 #: Events passed through truth and detector at once inside a job (bounds memory).
 BATCH_SIZE = 250
 _SOFTWARE = ("numpy", "awkward", "numba", "pyarrow", "fastjet", "pythia8mc")
+#: ``detector`` choices: the reference detector (TOML cards) or real Delphes (Tcl cards).
+DETECTORS = ("refdet", "delphes")
+#: Default card of each detector.
+DEFAULT_CARDS = {"refdet": "atlas-like", "delphes": "delphes-atlas"}
 
 
 @dataclass(frozen=True)
@@ -93,9 +106,13 @@ def event_ids(seed: int, first_event: int, n_events: int) -> np.ndarray:
 
 
 def run_job(
-    job: Job, *, seed: int, detector: Detector, gun: Gun | None = None
+    job: Job, *, seed: int, detector: Any, gun: Gun | None = None
 ) -> dict[str, dict[str, np.ndarray]]:
-    """Generate one job and return its pairs columns, kind -> column -> array."""
+    """Generate one job and return its pairs columns, kind -> column -> array.
+
+    ``detector``: a reference :class:`Detector` or a real-Delphes
+    :class:`~mlsmear.delphes.run.DelphesDetector` (same generator events and truth for a seed).
+    """
     streams = np.random.SeedSequence([seed, job.index]).spawn(2)
     detector_rng = np.random.default_rng(streams[0])
     if gun is None:
@@ -103,6 +120,8 @@ def run_job(
         make_record = generator.generate
     else:
         make_record = partial(gun.record, rng=np.random.default_rng(streams[1]))
+    if not isinstance(detector, Detector):
+        return _run_delphes_job(job, seed=seed, detector=detector, make_record=make_record)
     parts = []
     for start in range(0, job.n_events, BATCH_SIZE):
         n = min(BATCH_SIZE, job.n_events - start)
@@ -118,11 +137,34 @@ def run_job(
     }
 
 
-_WORKER: dict[str, Detector] = {}
+def _run_delphes_job(
+    job: Job, *, seed: int, detector: Any, make_record: Any
+) -> dict[str, dict[str, np.ndarray]]:
+    """One job through real Delphes: truth from the generator record batch by batch (as for the
+    reference detector), the records as HepMC3 into one Delphes run with the job's seed."""
+    from ..delphes.run import delphes_seed
+
+    truths = []
+    with detector.job(delphes_seed([seed, job.index])) as delphes:
+        for start in range(0, job.n_events, BATCH_SIZE):
+            record = make_record(min(BATCH_SIZE, job.n_events - start))
+            truths.append(truth_module.truth_objects(record))
+            delphes.write(record)
+        reco = delphes.reconstruct()
+    truth = {kind: Collection.concatenate([t[kind] for t in truths]) for kind in truths[0]}
+    return pair_tables(event_ids(seed, job.first_event, job.n_events), truth, reco)
 
 
-def _init_worker(card: str) -> None:
-    _WORKER["detector"] = Detector.from_card(card)
+_WORKER: dict[str, Any] = {}
+
+
+def _init_worker(card: str, detector: str = "refdet") -> None:
+    if detector == "delphes":
+        from ..delphes.run import DelphesDetector
+
+        _WORKER["detector"] = DelphesDetector.from_card(card)
+    else:
+        _WORKER["detector"] = Detector.from_card(card)
 
 
 def _run_in_worker(task: tuple[Job, int, Gun | None]) -> tuple[int, dict]:
@@ -131,15 +173,15 @@ def _run_in_worker(task: tuple[Job, int, Gun | None]) -> tuple[int, dict]:
 
 
 def _results(
-    jobs: list[Job], seed: int, card: str, gun: Gun | None, workers: int
+    jobs: list[Job], seed: int, card: str, gun: Gun | None, workers: int, detector: str = "refdet"
 ) -> Iterator[tuple[int, dict]]:
     tasks = [(job, seed, gun) for job in jobs]
     if workers == 1:
-        _init_worker(card)
+        _init_worker(card, detector)
         yield from map(_run_in_worker, tasks)
         return
     context = multiprocessing.get_context("spawn")
-    with context.Pool(workers, initializer=_init_worker, initargs=(card,)) as pool:
+    with context.Pool(workers, initializer=_init_worker, initargs=(card, detector)) as pool:
         yield from pool.imap(_run_in_worker, tasks)
 
 
@@ -153,18 +195,54 @@ def _versions() -> dict[str, str]:
     return versions
 
 
+class GenerationTerminated(Exception):
+    """``generate`` got SIGTERM (a batch system's time limit, ``kill``): partial output removed."""
+
+
+def _check_writable(directory: Path) -> None:
+    """``ValueError`` at the start, not after the first job, when ``directory`` is read-only."""
+    try:
+        with tempfile.NamedTemporaryFile(dir=directory, prefix=".mlsmear-write-test-"):
+            pass
+    except OSError as err:
+        raise ValueError(
+            f"cannot write into the output directory {str(directory)!r}: {err.strerror or err}"
+        ) from None
+
+
+@contextlib.contextmanager
+def _terminate_as_exception() -> Iterator[None]:
+    """SIGTERM raises :class:`GenerationTerminated` inside the block (main thread only), so the
+    partial parquet files are removed instead of left behind without ``meta.json``."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        raise GenerationTerminated(
+            f"terminated by signal {signum}: the partial output was removed, nothing was written"
+        )
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def generate_pairs(
     output: str | os.PathLike[str],
     *,
     process: str,
     n_events: int,
     seed: int,
-    card: str = "atlas-like",
+    card: str | None = None,
     workers: int = 1,
     gun: Gun | None = None,
     job_size: int = JOB_SIZE,
     overwrite: bool = False,
     progress: bool = True,
+    detector: str = "refdet",
 ) -> dict[str, Any]:
     """Generate ``n_events`` events of ``process`` and write their pairs to ``output``.
 
@@ -174,9 +252,12 @@ def generate_pairs(
             :data:`~mlsmear.generate.guns.GUNS` (then ``gun`` is required).
         n_events: number of events, 1 ... 2**32 - 1.
         seed: master seed, 0 ... 2**31 - 1; all job seeds derive from it.
-        card: detector card name or TOML path.
+        card: detector card: for ``refdet`` a name or TOML path (default ``atlas-like``), for
+            ``delphes`` ``delphes-atlas`` (default), ``delphes-cms`` or a ``.tcl`` path.
         workers: worker processes (output does not depend on it).
         job_size: events per job (the output does depend on it).
+        detector: ``refdet`` (the reference detector) or ``delphes`` (real Delphes, built with
+            ``mlsmear delphes build``; only the reco side differs).
 
     Returns:
         The metadata written to ``meta.json`` (including the rows written per kind).
@@ -189,7 +270,20 @@ def generate_pairs(
         raise ValueError(f"workers and job size must be >= 1, got {workers}, {job_size}")
     if (process in GUNS) != (gun is not None):
         raise ValueError(f"process {process!r}: a Gun is needed exactly for {list(GUNS)}")
-    detector_card = load_card(card)
+    if detector not in DETECTORS:
+        raise ValueError(f"unknown detector {detector!r}; choose from {list(DETECTORS)}")
+    card = DEFAULT_CARDS[detector] if card is None else card
+    if detector == "delphes":  # clear errors (not built, no card) before anything is written
+        from ..delphes.run import DelphesDetector
+
+        teacher = DelphesDetector.from_card(card)
+        card_meta = {"name": teacher.card.name, "source": teacher.card.source,
+                     "sha256": teacher.card.sha256, "text": teacher.card.text,
+                     "patch": teacher.card.patch}  # fmt: skip
+    else:
+        detector_card = load_card(card)
+        card_meta = {"name": detector_card.name, "source": detector_card.source,
+                     "sha256": detector_card.sha256, "text": detector_card.text}  # fmt: skip
     jobs = plan_jobs(process, n_events, job_size=job_size)
     import_fastjet()  # fail before writing anything when an optional dependency is missing
     if gun is None:
@@ -211,12 +305,8 @@ def generate_pairs(
         "n_events": n_events,
         "job_size": job_size,
         "event_id": "(seed << 32) + index of the event in the run",
-        "card": {
-            "name": detector_card.name,
-            "source": detector_card.source,
-            "sha256": detector_card.sha256,
-            "text": detector_card.text,
-        },
+        "detector": detector,
+        "card": card_meta,
         "truth": {
             "jet_r": truth_module.TRUTH_JET_R,
             "jet_pt_min": truth_module.TRUTH_JET_PT_MIN,
@@ -229,11 +319,29 @@ def generate_pairs(
         "match_dr": MATCH_DR,
         "software": versions,
     }
-    with (
-        PairsWriter(output, overwrite=overwrite) as writer,
-        tqdm(total=n_events, unit="ev", desc=f"generate {process}", disable=not progress) as bar,
-    ):
-        for n, tables in _results(jobs, seed, card, gun, workers):
-            writer.write(tables)
-            bar.update(n)
-        return writer.close(meta)
+    if detector == "delphes":
+        info = teacher.installation.info
+        meta["delphes"] = {"commit": info.get("delphes_commit"),
+                           "build": str(teacher.installation.directory),
+                           "root_version": info.get("root_version"),
+                           "source_sha256": info.get("source_sha256"),
+                           "random_seed": "SeedSequence([seed, job index])"}  # fmt: skip
+    new_directory = not os.path.exists(output)
+    try:
+        writer = PairsWriter(output, overwrite=overwrite)  # refuses to replace pairs unless asked
+    except OSError as err:
+        raise ValueError(f"cannot create the output directory {str(output)!r}: {err}") from None
+    try:
+        _check_writable(writer.directory)
+        bar = tqdm(total=n_events, unit="ev", desc=f"generate {process}", disable=not progress)
+        with writer, bar, _terminate_as_exception():
+            for n, tables in _results(jobs, seed, card, gun, workers, detector):
+                writer.write(tables)
+                bar.update(n)
+            return writer.close(meta)
+    except BaseException:  # nothing partial left: remove what this run wrote
+        for path in writer._owned_files():
+            path.unlink(missing_ok=True)
+        if new_directory and not any(writer.directory.iterdir()):
+            writer.directory.rmdir()
+        raise
