@@ -6,6 +6,14 @@ within-bin quantiles (the "knots"), so a bin is never flat unless the data were.
 segment on each side is replaced by an exponential tail (mean excess fitted on the training
 residuals), so values beyond the most extreme training residual stay possible: nothing is clipped.
 
+Point masses (a residual that is exactly one value for a share of the objects, e.g. Delphes
+leaves lepton eta and phi unsmeared: residual exactly 0) give runs of equal knots, a *plateau*.
+Every position on a plateau maps back to exactly its value, so sampling reproduces the point mass
+exactly; :meth:`ResidualBinning.positions` spreads the residuals equal to a plateau's value
+uniformly over it (a fixed-seed draw, independent of the inputs), so that the categories it
+covers get their true population. When all knots are equal (every residual the same) all
+positions are the last one: one category, and every sampled value is that residual.
+
 Two fitting schemes:
 
 - ``"quantile"`` (default): equal-population bins over the full residual range, 32 knots per bin,
@@ -29,6 +37,8 @@ __all__ = ["ResidualBinning", "SCHEMES", "values_from_positions"]
 
 SCHEMES = ("quantile", "clipped")
 _TINY = 1e-300
+#: Seed of the uniform spread of tied residuals over a plateau of equal knots.
+_PLATEAU_SEED = 20260420
 
 
 def values_from_positions(
@@ -119,7 +129,22 @@ class ResidualBinning:
         if self.tail_hi > 0:
             high = r > knots[-2]
             c[high] = 1.0 - np.exp(-(r[high] - knots[-2]) / self.tail_hi) / n_seg
+        if knots[0] < knots[-1]:
+            spread = np.random.default_rng(_PLATEAU_SEED)
+            for value, lo, hi in self.plateaus():
+                tied = r == value
+                c[tied] = lo + spread.random(int(tied.sum())) * (hi - lo)
         return np.clip(c, 0.0, np.nextafter(1.0, 0.0))
+
+    def plateaus(self) -> list[tuple[float, float, float]]:
+        """(value, first position, last position) of each run of equal knots (a point mass)."""
+        flat = np.concatenate([[0], (np.diff(self.knots) == 0).astype(np.int8), [0]])
+        edges = np.flatnonzero(np.diff(flat))
+        n_seg = self.knots.size - 1
+        return [
+            (float(self.knots[s]), s / n_seg, e / n_seg)
+            for s, e in zip(edges[0::2], edges[1::2], strict=True)
+        ]
 
     def categories(self, residuals: np.ndarray) -> np.ndarray:
         """Category (1 … n_bins) of each residual."""
