@@ -1,9 +1,14 @@
-"""The ``mlsmear`` command line: one sub-command per job, each defined in its own module."""
+"""The ``mlsmear`` command line: one sub-command per job, each defined in its own module.
+
+Help texts are for users: descriptions taken from module docstrings lose their reST markup,
+and every option's default is shown (:class:`_Formatter`).
+"""
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import re
 import sys
 from collections.abc import Sequence
 
@@ -16,13 +21,76 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("train", "mlsmear.train_command"),
     ("validate", "mlsmear.validate_command"),
     ("filter", "mlsmear.filter.command"),
+    ("smear", "mlsmear.smear_command"),
+    ("models", "mlsmear.models_command"),
 )
+
+DESCRIPTION = """\
+mlsmear: learnt fast detector simulation. Each truth object (jet, electron, muon, photon; MET
+per event) gets its reconstructed values sampled from neural networks trained on truth <-> reco
+pairs, reproducibly per event.
+
+typical use:
+  mlsmear models                                  the shipped model bundles
+  mlsmear smear nano.root --output smeared.root   smear a NanoAOD / Delphes file's truth
+  mlsmear generate ... ; mlsmear train ...        make pairs, train your own detector
+  mlsmear validate ...                            compare a model with hold-out pairs
+
+In Python: events["Jet"] = mlsmear.smear(events.GenJet, seed=1). Run
+'mlsmear COMMAND --help' for the options of one command.
+"""
+
+
+def plain(text: str | None) -> str | None:
+    """``text`` without reST markup: ``x`` and :role:`x` become x, a trailing :: becomes :."""
+    if not text:
+        return text
+    text = re.sub(r":[a-z]+:`~?([^`]+)`", r"\1", text)
+    text = re.sub(r"``([^`]+)``", r"\1", text)
+    return re.sub(r"::$", ":", text, flags=re.MULTILINE)
+
+
+def _default_text(default: object) -> str:
+    if isinstance(default, list | tuple):
+        return " ".join(str(v) for v in default) if default else "none"
+    return str(default)
+
+
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    """Descriptions as written (line breaks kept); every option with a default shows it."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        default = action.default
+        if (
+            "default" in text or not action.option_strings or default is None
+            or default is False or default is argparse.SUPPRESS
+            or isinstance(action, argparse._HelpAction | argparse._VersionAction)
+        ):
+            return text
+        shown = _default_text(default).replace("%", "%%")
+        return f"{text} (default: {shown})" if text else f"(default: {shown})"
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser with mlsmear's help formatting (used for every sub-command)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs["formatter_class"] = _Formatter
+        for key in ("description", "epilog"):
+            kwargs[key] = plain(kwargs.get(key))
+        super().__init__(*args, **kwargs)
 
 
 def build_parser() -> argparse.ArgumentParser:
     """Build the argument parser with every sub-command registered."""
-    parser = argparse.ArgumentParser(prog="mlsmear", description=__doc__)
-    subparsers = parser.add_subparsers(dest="command", required=True)
+    from . import __version__
+
+    parser = _Parser(prog="mlsmear", description=DESCRIPTION)
+    parser.add_argument("--version", action="version", version=f"mlsmear {__version__}")
+    subparsers = parser.add_subparsers(
+        dest="command", required=True, metavar="COMMAND", parser_class=_Parser,
+    )
     for _, module in COMMANDS:
         importlib.import_module(module).register(subparsers)
     return parser

@@ -1,0 +1,457 @@
+"""Smear the truth of NanoAOD or Delphes files and write the smeared reco collections to a file.
+
+The output holds, per event, the input's event identity (``run``, ``luminosityBlock``,
+``event``; Delphes: ``event`` = ``Event.Number``, run and lumi 0) and every collection
+mlsmear smeared, in NanoAOD naming: ``nJet``, ``Jet_pt``, ``Jet_eta``, ..., ``Jet_genJetIdx``,
+``nElectron``, ..., ``MET_pt``, ``MET_phi`` (Delphes ``MissingET`` is written as ``MET``). Every
+field ``mlsmear.smear_events`` produces is written; nothing is hard-coded. By default the
+NanoAOD truth collections (``GenJet``, ``GenPart``, ``GenMET``) are copied unchanged, so that
+``Jet_genJetIdx`` and ``Electron_genPartIdx`` resolve (``--keep``).
+
+``.root`` output is a TTree ``Events`` written by uproot (readable by ROOT, RDataFrame, uproot
+and coffea's ``NanoAODSchema``); ``.parquet`` output has the same column names (jagged
+columns as lists), readable by awkward, pyarrow and ``NanoEventsFactory.from_parquet``.
+
+Events are read, smeared and written ``--chunk`` at a time (memory does not grow with the
+file), by ``--workers`` processes. Every random number is keyed on the event identity, so the
+output is the same whatever ``--chunk`` and ``--workers``. The file is written under a
+temporary name in the output's directory and renamed at the end: a failed or interrupted run
+leaves no partial file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import fnmatch
+import multiprocessing
+import os
+import sys
+import time
+import warnings
+from collections import deque
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = ["register", "run", "smear_files", "DEFAULT_CHUNK", "DEFAULT_KEEP"]
+
+#: Events per chunk.
+DEFAULT_CHUNK = 10_000
+#: Input branches copied unchanged by default (NanoAOD input): the truth the links point into.
+DEFAULT_KEEP = ("GenJet_*", "GenPart_*", "GenMET_*", "genWeight")
+
+#: Tree names per input format.
+_TREES = {"Events": "nanoaod", "Delphes": "delphes"}
+#: Output collection names that differ from the smeared collection's name.
+_RENAME = {"MissingET": "MET"}
+#: Delphes field name -> NanoAOD field name; ``None``: dropped (a vector alias of another field).
+_DELPHES_FIELDS = {
+    "PT": "pt", "Eta": "eta", "Phi": "phi", "Mass": "mass", "Charge": "charge", "MET": "pt",
+    "rho": None,
+}
+_KINDS = ("jet", "electron", "muon", "photon", "met")
+
+
+@dataclass(frozen=True)
+class _Input:
+    path: str
+    tree: str
+    schema: str
+    entries: int
+    branches: tuple[str, ...]
+    uuid: str
+
+
+@dataclass(frozen=True)
+class _Task:
+    """One chunk of one input: what a worker needs to smear it."""
+
+    path: str
+    tree: str
+    schema: str
+    uuid: str
+    start: int
+    stop: int
+    model: str
+    seed: int
+    kinds: tuple[str, ...]
+    keep: tuple[str, ...]
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``smear`` sub-command to the ``mlsmear`` parser."""
+    from .registry import shipped
+
+    parser = subparsers.add_parser(
+        "smear", help="smear the truth of NanoAOD / Delphes files into a ROOT or parquet file",
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "inputs", nargs="+", metavar="INPUT",
+        help="NanoAOD (tree Events) or Delphes (tree Delphes) ROOT files, all of one format; "
+        "their events are written in the order given",
+    )
+    parser.add_argument(
+        "--output", "-o", required=True, metavar="OUT",
+        help="output file: OUT.root (TTree Events) or OUT.parquet",
+    )
+    parser.add_argument(
+        "--model", default="default", metavar="M",
+        help=f"shipped bundle ({', '.join(shipped())}; 'default' = atlas-like) or a bundle "
+        "directory; 'mlsmear models' lists them",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="sampling seed")
+    parser.add_argument(
+        "--kinds", nargs="+", choices=_KINDS, metavar="KIND",
+        help=f"object kinds to smear, of {', '.join(_KINDS)} (default: every kind the model has)",
+    )
+    parser.add_argument(
+        "--chunk", type=int, default=DEFAULT_CHUNK, metavar="N",
+        help="events read, smeared and written at a time",
+    )
+    parser.add_argument(
+        "--workers", type=int, default=1, metavar="K",
+        help="worker processes, one torch thread each when K > 1",
+    )
+    parser.add_argument(
+        "--keep", nargs="*", default=list(DEFAULT_KEEP), metavar="PATTERN",
+        help="input branches (glob patterns) copied unchanged, NanoAOD input only; '--keep' "
+        "alone copies none",
+    )
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing OUT")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``mlsmear smear`` from parsed arguments."""
+    summary = smear_files(
+        args.inputs, args.output, model=args.model, seed=args.seed, kinds=args.kinds,
+        chunk=args.chunk, workers=args.workers, keep=args.keep, overwrite=args.overwrite,
+        progress=not args.no_progress,
+    )
+    print(
+        f"smeared {summary['events']} events from {len(args.inputs)} file(s) with model "
+        f"{args.model!r}, seed {args.seed}: {', '.join(summary['collections'])} -> {args.output} "
+        f"({summary['seconds']:.1f} s)"
+    )
+    return 0
+
+
+def _open_input(path: str) -> _Input:
+    import uproot
+
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"input {path} does not exist")
+    if path.lower().endswith((".hepmc", ".hepmc3", ".hepmc.gz")):
+        raise ValueError(
+            f"input {path}: HepMC input is not supported by `mlsmear smear` (it needs GenJet "
+            "clustering per event); use `mlsmear filter --hepmc` or run Delphes/NanoAOD first"
+        )
+    try:
+        file = uproot.open(path)
+    except Exception as err:  # uproot raises many types for non-ROOT or damaged files
+        raise ValueError(f"cannot read input {path} as a ROOT file: {err}") from err
+    with file:
+        trees = [k.split(";")[0] for k, c in file.classnames().items() if c == "TTree"]
+        found = [t for t in _TREES if t in trees]
+        if not found:
+            raise ValueError(
+                f"input {path} is neither NanoAOD (a TTree 'Events') nor Delphes (a TTree "
+                f"'Delphes'); its trees: {trees or 'none'}"
+            )
+        tree = file[found[0]]
+        return _Input(path, found[0], _TREES[found[0]], tree.num_entries, tuple(tree.keys()),
+                      str(file.file.uuid))
+
+
+def _kinds(model: str, kinds: Sequence[str] | None) -> tuple[str, ...]:
+    from .model import Bundle
+    from .registry import load
+
+    bundle = load(model)
+    have = bundle.models if isinstance(bundle, Bundle) else {bundle.kind: bundle}
+    available = [k for k in _KINDS if k in have]
+    if kinds is None:
+        return tuple(available)
+    missing = [k for k in kinds if k not in available]
+    if missing:
+        raise ValueError(f"model {model!r} has no {missing} model; it has {available}")
+    return tuple(k for k in _KINDS if k in kinds)
+
+
+def _kept(inputs: Sequence[_Input], patterns: Sequence[str], written: set[str]) -> tuple[str, ...]:
+    """Input branches copied unchanged: those matching ``patterns``, minus counters (uproot
+    writes them) and anything the smeared collections write."""
+    if not patterns or inputs[0].schema != "nanoaod":
+        return ()
+    common = set(inputs[0].branches).intersection(*(i.branches for i in inputs[1:]))
+    names = []
+    for branch in inputs[0].branches:
+        owner = branch.partition("_")[0]
+        if branch not in common or owner in written or branch.startswith("n") and branch[1:] in {
+            b.partition("_")[0] for b in common
+        }:
+            continue
+        if any(fnmatch.fnmatchcase(branch, p) for p in patterns):
+            names.append(branch)
+    return tuple(names)
+
+
+def _fields(collection: Any, name: str, schema: str) -> dict[str, Any]:
+    """The fields of the smeared collection ``name`` under their NanoAOD names (every field,
+    generically), less what coffea derives itself: global-index twins (``genJetIdxG``) and the
+    constant branches real NanoAOD lacks and ``NanoAODSchema`` fills in (``Jet_charge``,
+    ``Photon_mass``: its ``full_like_items``; checked equal to its fill value). Delphes names
+    are mapped (``PT`` -> ``pt``, ``MET`` -> ``pt``)."""
+    import awkward as ak
+    from coffea.nanoevents import NanoAODSchema
+
+    fields = ak.fields(collection)
+    out: dict[str, Any] = {}
+    for field in fields:
+        if field.endswith("IdxG") and field[:-1] in fields:
+            continue
+        target = _DELPHES_FIELDS.get(field, field) if schema == "delphes" else field
+        if collection.ndim == 1 and target == "eta":  # MET is a 2-D vector: no eta
+            continue
+        if target is None or target in out or (target != field and target in fields):
+            continue
+        filled = NanoAODSchema.full_like_items.get(f"{name}_{target}")
+        if filled is not None:
+            if not ak.all(collection[field] == filled[1][1]):
+                raise RuntimeError(f"{name}.{target} is not {filled[1][1]}, coffea's fill value")
+            continue
+        out[target] = collection[field]
+    return out
+
+
+def _smear_chunk(task: _Task) -> dict[str, Any]:
+    """Read, smear and lay out one chunk: branch name -> array, jagged collections as records."""
+    import awkward as ak
+    import uproot
+    from coffea.nanoevents import DelphesSchema, NanoAODSchema, NanoEventsFactory
+
+    from .coffea import smear_events
+    from .coffea.schemas import DELPHES, NANOAOD
+
+    schema = NANOAOD if task.schema == "nanoaod" else DELPHES
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Missing cross-reference", RuntimeWarning)
+        # the file's UUID in the metadata, as coffea's Runner sets it: Delphes Event.Number
+        # repeats from file to file, so mlsmear folds the file into the identity (NanoAOD: unused)
+        events = NanoEventsFactory.from_root(
+            {task.path: task.tree}, mode="virtual", entry_start=task.start, entry_stop=task.stop,
+            schemaclass=NanoAODSchema if task.schema == "nanoaod" else DelphesSchema,
+            metadata={"fileuuid": task.uuid, "filename": task.path},
+        ).events()
+        targets = [schema.target(k) for k in task.kinds]
+        smeared = smear_events(events, model=task.model, seed=task.seed,
+                               replace=[t.name for t in targets])
+        out: dict[str, Any] = {}
+        if task.schema == "nanoaod":
+            for name in ("run", "luminosityBlock", "event"):
+                out[name] = ak.to_numpy(smeared[name])
+        else:
+            number = smeared.Event.Number
+            number = ak.to_numpy(number[:, 0] if number.ndim == 2 else number)
+            zeros = np.zeros(len(number), dtype=np.uint32)
+            out.update(run=zeros, luminosityBlock=zeros, event=number)
+        for target in targets:
+            collection = ak.to_packed(ak.materialize(smeared[target.name]))
+            name = _RENAME.get(target.name, target.name)
+            fields = _fields(collection, name, task.schema)
+            if collection.ndim == 1:
+                out.update({f"{name}_{f}": ak.to_numpy(v) for f, v in fields.items()})
+            else:
+                # plain arrays (no coffea/vector behaviour: chunks are pickled between processes)
+                out[name] = ak.zip(
+                    {f: ak.Array(ak.without_parameters(v).layout) for f, v in fields.items()},
+                    depth_limit=2,
+                )
+    if task.keep:
+        with uproot.open(task.path) as file:
+            kept = file[task.tree].arrays(
+                list(task.keep), entry_start=task.start, entry_stop=task.stop, how=dict
+            )
+        groups: dict[str, dict[str, Any]] = {}
+        for branch, values in kept.items():
+            if values.ndim == 1:
+                out[branch] = ak.to_numpy(values)
+            else:
+                owner, _, field = branch.partition("_")
+                groups.setdefault(owner, {})[field] = values
+        for owner, fields in groups.items():
+            out[owner] = ak.zip(fields, depth_limit=2)
+    return out
+
+
+def _flat(chunk: dict[str, Any]) -> dict[str, Any]:
+    """The chunk as flat columns (``nJet``, ``Jet_pt``, ...): the parquet layout."""
+    import awkward as ak
+
+    columns: dict[str, Any] = {}
+    for name, values in chunk.items():
+        if isinstance(values, ak.Array) and values.ndim == 2:
+            columns[f"n{name}"] = ak.to_numpy(ak.num(values)).astype(np.int32)
+            columns.update({f"{name}_{f}": values[f] for f in ak.fields(values)})
+        else:
+            columns[name] = values
+    return columns
+
+
+def _tasks(inputs: Sequence[_Input], chunk: int, **common: Any) -> list[_Task]:
+    tasks = [
+        _Task(i.path, i.tree, i.schema, i.uuid, start, min(start + chunk, i.entries), **common)
+        for i in inputs
+        for start in range(0, i.entries, chunk)
+    ]
+    if not tasks:  # every input empty: one empty chunk still gives the output its branches
+        first = inputs[0]
+        tasks = [_Task(first.path, first.tree, first.schema, first.uuid, 0, 0, **common)]
+    return tasks
+
+
+def _init_worker() -> None:
+    import torch
+
+    torch.set_num_threads(1)
+
+
+def _results(tasks: Sequence[_Task], workers: int) -> Iterator[dict[str, Any]]:
+    """Smeared chunks in input order; at most 2 × workers chunks in flight (flat memory)."""
+    if workers <= 1:
+        for task in tasks:
+            yield _smear_chunk(task)
+        return
+    context = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(
+        workers, mp_context=context, initializer=_init_worker
+    ) as pool:
+        pending: deque[concurrent.futures.Future] = deque()
+        queued = iter(tasks)
+        try:
+            for task in queued:
+                pending.append(pool.submit(_smear_chunk, task))
+                if len(pending) >= 2 * workers:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
+        finally:
+            for future in pending:
+                future.cancel()
+
+
+class _RootWriter:
+    def __init__(self, path: Path) -> None:
+        import uproot
+
+        self.file = uproot.recreate(path)
+        self.tree = None
+
+    def write(self, chunk: dict[str, Any]) -> None:
+        if self.tree is None:  # a TTree (assigning a dict would write an RNTuple), filled
+            self.tree = self.file.mktree("Events", chunk, title="mlsmear smear")
+        else:
+            self.tree.extend(chunk)
+
+    def close(self) -> None:
+        self.file.close()
+
+
+class _ParquetWriter:
+    def __init__(self, path: Path) -> None:
+        self.path, self.writer, self.schema = path, None, None
+
+    def write(self, chunk: dict[str, Any]) -> None:
+        import awkward as ak
+        import pyarrow.parquet as pq
+
+        table = ak.to_arrow_table(ak.Array(_flat(chunk)), extensionarray=False)
+        if self.writer is None:
+            self.schema = table.schema
+            self.writer = pq.ParquetWriter(self.path, self.schema)
+        self.writer.write_table(table.cast(self.schema))
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
+def smear_files(
+    inputs: Sequence[str | os.PathLike[str]],
+    output: str | os.PathLike[str],
+    *,
+    model: str = "default",
+    seed: int = 0,
+    kinds: Sequence[str] | None = None,
+    chunk: int = DEFAULT_CHUNK,
+    workers: int = 1,
+    keep: Sequence[str] = DEFAULT_KEEP,
+    overwrite: bool = False,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Smear ``inputs`` (NanoAOD or Delphes ROOT files) into ``output`` (``.root``/``.parquet``).
+
+    What is written: see the module docstring. Returns ``{"events", "collections", "seconds"}``.
+
+    Raises:
+        FileNotFoundError: a missing input or output directory.
+        ValueError: an unreadable input, mixed formats, an unknown output suffix, an existing
+            output without ``overwrite``, a kind the model lacks.
+    """
+    from tqdm import tqdm
+
+    t0 = time.perf_counter()
+    if chunk < 1 or workers < 1:
+        raise ValueError("--chunk and --workers must be at least 1")
+    output = Path(output)
+    suffix = output.suffix.lower()
+    if suffix not in (".root", ".parquet"):
+        raise ValueError(f"output {output} must end in .root or .parquet")
+    if output.exists() and not overwrite:
+        raise ValueError(f"output {output} exists; pass --overwrite to replace it")
+    if not output.parent.is_dir():
+        raise FileNotFoundError(f"output directory {output.parent} does not exist")
+    if not inputs:
+        raise ValueError("no input files")
+    opened = [_open_input(os.fspath(p)) for p in inputs]
+    formats = {i.schema for i in opened}
+    if len(formats) > 1:
+        raise ValueError(f"inputs mix formats ({sorted(formats)}): smear one format at a time")
+    chosen = _kinds(model, kinds)
+    if not chosen:
+        raise ValueError(f"model {model!r} has no kind mlsmear smear writes ({list(_KINDS)})")
+    from .coffea.schemas import DELPHES, NANOAOD
+
+    schema = NANOAOD if opened[0].schema == "nanoaod" else DELPHES
+    written = {_RENAME.get(schema.target(k).name, schema.target(k).name) for k in chosen}
+    tasks = _tasks(
+        opened, chunk, model=str(model), seed=int(seed), kinds=chosen,
+        keep=_kept(opened, keep, written),
+    )
+    temporary = output.with_name(f".{output.name}.{os.getpid()}.partial")
+    writer = (_RootWriter if suffix == ".root" else _ParquetWriter)(temporary)
+    bar = tqdm(total=sum(i.entries for i in opened), unit="ev", disable=not progress,
+               file=sys.stderr, desc="smear")
+    try:
+        for task, result in zip(tasks, _results(tasks, workers), strict=True):
+            writer.write(result)
+            bar.update(task.stop - task.start)
+        writer.close()
+        os.replace(temporary, output)
+    except BaseException:
+        writer.close()
+        temporary.unlink(missing_ok=True)
+        raise
+    finally:
+        bar.close()
+    return {
+        "events": sum(i.entries for i in opened),
+        "collections": sorted(written),
+        "seconds": time.perf_counter() - t0,
+    }
