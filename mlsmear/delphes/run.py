@@ -16,6 +16,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -145,6 +146,8 @@ class DelphesJob:
     detector: DelphesDetector
     seed: int
     n_events: int = 0
+    #: After :meth:`reconstruct`: ``wall`` (s, the Delphes process), ``proc`` and ``read`` (s,
+    #: the sums of Delphes' own ``Event.ProcTime`` and ``Event.ReadTime``).
     times: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -175,12 +178,14 @@ class DelphesJob:
         log = self._dir / "delphes.log"
         command = [str(self.detector.installation.executable("DelphesHepMC3")),
                    str(card), str(output), str(self._input)]  # fmt: skip
+        start = time.perf_counter()
         with log.open("w") as out:
             result = subprocess.run(
                 command, cwd=self.detector.card.workdir,
                 env=self.detector.installation.environment(), stdout=out,
                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             )  # fmt: skip
+        wall = time.perf_counter() - start
         if result.returncode != 0 or not output.is_file():
             tail = "".join(log.read_text(errors="replace").splitlines(keepends=True)[-15:])
             raise DelphesError(
@@ -192,7 +197,7 @@ class DelphesJob:
             raise DelphesError(
                 f"Delphes wrote {len(event['number'])} events for {self.n_events} given"
             )
-        self.times = {"proc": float(event["proc_time"].sum()),
+        self.times = {"wall": wall, "proc": float(event["proc_time"].sum()),
                       "read": float(event["read_time"].sum())}  # fmt: skip
         return reco
 

@@ -151,8 +151,16 @@ def _run_delphes_job(
             truths.append(truth_module.truth_objects(record))
             delphes.write(record)
         reco = delphes.reconstruct()
-    truth = {kind: Collection.concatenate([t[kind] for t in truths]) for kind in truths[0]}
+    truth = {kind: _append_events([t[kind] for t in truths]) for kind in truths[0]}
     return pair_tables(event_ids(seed, job.first_event, job.n_events), truth, reco)
+
+
+def _append_events(parts: list[Collection]) -> Collection:
+    """The events of ``parts`` one after the other (same columns in every part)."""
+    return Collection.from_counts(
+        np.concatenate([p.counts for p in parts]),
+        {name: np.concatenate([p[name] for p in parts]) for name in parts[0].names},
+    )
 
 
 _WORKER: dict[str, Any] = {}
