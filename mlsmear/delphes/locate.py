@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .build import DelphesBuildError, delphes_home, find_root
+from .build import DelphesBuildError, _mock_site_packages, delphes_home, find_root
 
 __all__ = ["DelphesInstallation", "DelphesNotBuilt", "delphes_info", "locate_delphes"]
 
@@ -44,6 +45,8 @@ class DelphesInstallation:
         """Environment to run Delphes: ``libDelphes.so`` and ROOT's libraries on
         ``LD_LIBRARY_PATH``, ROOT's ``bin`` on ``PATH``."""
         root = find_root()
+        with contextlib.suppress(DelphesBuildError):  # a build reused from another environment
+            _mock_site_packages(root)
         env = dict(os.environ)
         libs = [str(self.build_dir), str(root.lib_dir), env.get("LD_LIBRARY_PATH", "")]
         env["LD_LIBRARY_PATH"] = os.pathsep.join(p for p in libs if p)
