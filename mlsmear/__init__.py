@@ -9,6 +9,7 @@ Three lines in an analysis::
 
 from typing import Any
 
+from . import _numba_cache  # noqa: F401  (first: numba's cache where one can be written)
 from .model import Bundle, KindModel, ModelFileError
 from .registry import load, shipped
 from .smear import OutOfRangeWarning, smear

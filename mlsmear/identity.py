@@ -11,16 +11,29 @@ Where it comes from, in order:
    coffea hands back the unsliced events, so a length mismatch raises and asks for ``event_id``.
 3. A plain array: the position of the event in the array (so pass ``event_id`` when smearing
    parts of a sample separately).
+
+Only NanoAOD's triple is unique across files. Where the identity repeats from file to file
+(Delphes ``Event.Number``, entry numbers, positions in an array), a **sample key** is folded into
+the run slot of the identity (``run ^ key``), so that two files never share random numbers
+(:func:`sample_key_for`): the caller's ``sample_id`` (any string or integer: a file or sample
+name), else the file of a coffea chunk (``fileuuid``/``uuid``/``filename`` in ``events.metadata``,
+as coffea's ``Runner`` sets them); where neither exists an :class:`IdentityWarning` says so. The
+key is 0 for NanoAOD and for a caller's ``event_id``, so their numbers are those of the triple.
 """
 
 from __future__ import annotations
 
+import hashlib
+import warnings
 from typing import Any
 
 import awkward as ak
 import numpy as np
 
-__all__ = ["EventIdentity", "event_identity", "events_of", "identity_columns"]
+__all__ = [
+    "EventIdentity", "IdentityWarning", "event_identity", "events_of", "identity_columns",
+    "sample_key", "sample_key_for", "fold_sample",
+]
 
 EventIdentity = tuple[np.ndarray, np.ndarray, np.ndarray]
 
@@ -98,3 +111,86 @@ def event_identity(truth: ak.Array, event_id: Any = None) -> EventIdentity:
         run, lumi, event = event_id
         return _ints(run, n, "run"), _ints(lumi, n, "luminosityBlock"), _ints(event, n, "event")
     return zeros, zeros, _ints(event_id, n, "event_id")
+
+
+class IdentityWarning(UserWarning):
+    """The event identity repeats across files or arrays: another input smeared with the same seed
+    gets the same random numbers (pass ``sample_id=``)."""
+
+
+def sample_key(sample_id: int | str | bytes) -> int:
+    """64-bit key of a sample or file name (never 0): BLAKE2b of its text."""
+    if isinstance(sample_id, bool) or not isinstance(sample_id, int | np.integer | str | bytes):
+        raise TypeError(
+            f"sample_id must be a string, bytes or an integer (a file or sample name), got "
+            f"{type(sample_id).__name__}"
+        )
+    if isinstance(sample_id, bytes):
+        text = b"bytes:" + sample_id
+    elif isinstance(sample_id, str):
+        text = b"str:" + sample_id.encode("utf-8", "surrogatepass")
+    else:
+        text = b"int:%d" % int(sample_id)
+    key = int.from_bytes(hashlib.blake2b(text, digest_size=8).digest(), "little")
+    return key or 1
+
+
+def _file_key(events: Any) -> int | None:
+    metadata = getattr(events, "metadata", None) or {}
+    for name in ("fileuuid", "uuid", "filename"):
+        value = metadata.get(name) if isinstance(metadata, dict) else None
+        if value is not None and value != "":
+            return sample_key(value if isinstance(value, str | bytes) else str(value))
+    return None
+
+
+def sample_key_for(
+    truth: Any, event_id: Any = None, sample_id: Any = None, *, lazy: bool = False
+) -> int:
+    """The sample key folded into the identity of ``truth``'s events (see the module docstring).
+
+    0 where the identity is unique without it (NanoAOD, a caller's ``event_id``); warns
+    (:class:`IdentityWarning`) where it is not and no file or sample name is known.
+    """
+    if sample_id is not None:
+        return sample_key(sample_id)
+    if event_id is not None:
+        return 0
+    attrs = getattr(truth, "attrs", None) or {}
+    events = events_of(attrs) if attrs else None
+    if events is not None:
+        fields = set(events.fields)
+        if {"run", "luminosityBlock", "event"} <= fields:
+            return 0
+        key = None if lazy else _file_key(events)
+        if key is not None:
+            return key
+        what = (
+            "Delphes Event.Number" if "Event" in fields else "the entry number in its file"
+        )
+        where = (
+            "dask-awkward events do not say which file a partition comes from"
+            if lazy else "these events carry no file name (coffea's Runner sets it)"
+        )
+        warnings.warn(
+            f"the event identity is {what}, which repeats in every file, and {where}: another "
+            "file smeared with the same seed gets the same random numbers. Pass sample_id= (the "
+            "file or sample name), or event_id= unique across files",
+            IdentityWarning, stacklevel=4,
+        )
+        return 0
+    warnings.warn(
+        "the event identity is the position in the array: another array smeared with the same "
+        "seed gets the same random numbers. Pass sample_id= (the file or sample name), or "
+        "event_id= unique across samples",
+        IdentityWarning, stacklevel=4,
+    )
+    return 0
+
+
+def fold_sample(run: np.ndarray, key: int) -> np.ndarray:
+    """``run`` with the sample key folded in (``run ^ key``; unchanged for key 0), int64."""
+    run = np.asarray(run, dtype=np.int64)
+    if key == 0:
+        return run
+    return run ^ np.array(key, dtype=np.uint64).view(np.int64)
