@@ -20,8 +20,26 @@ def shipped() -> list[str]:
     return sorted(p.name for p in root.iterdir() if p.is_dir() and any(p.glob("*.json")))
 
 
+def _signature(path: Path) -> tuple:
+    """What the cache is keyed on: name, size and modification time (ns) of every model file,
+    so that a file rewritten in place (even within the directory's mtime) is read again."""
+    if path.is_dir():
+        files = sorted(p for p in path.iterdir() if p.suffix in (".json", ".safetensors"))
+    else:
+        files = [path, path.with_suffix(".safetensors")]
+    out = []
+    for file in files:
+        try:
+            stat = file.stat()
+        except OSError:
+            out.append((file.name, None))
+            continue
+        out.append((file.name, stat.st_size, stat.st_mtime_ns, stat.st_ino))
+    return tuple(out)
+
+
 @functools.lru_cache(maxsize=16)
-def _load_path(path: Path, mtime: float) -> Bundle | KindModel:
+def _load_path(path: Path, signature: tuple) -> Bundle | KindModel:
     if path.is_dir():
         return Bundle.load(path)
     return KindModel.load(path)
@@ -33,7 +51,8 @@ def load(name_or_path: str | Path | Bundle | KindModel = "default") -> Bundle | 
     Arguments:
         name_or_path: ``"default"`` (the ``atlas-like`` bundle), a shipped bundle name, a bundle
             directory, or a model card ``<kind>.json``. Models already loaded pass through.
-            Loading is cached per path and modification time.
+            Loading is cached per path and the size and modification time of each model file:
+            a bundle rewritten in place is read again.
 
     Raises:
         ModelFileError: unknown name, missing/corrupt/mismatched files, pickle files.
@@ -50,4 +69,4 @@ def load(name_or_path: str | Path | Bundle | KindModel = "default") -> Bundle | 
             )
         path = Path(str(shipped_dir))
     path = path.resolve()
-    return _load_path(path, path.stat().st_mtime)
+    return _load_path(path, _signature(path))
