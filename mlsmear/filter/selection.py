@@ -7,7 +7,7 @@ against a whitelist, then *interpreted* node by node (it is never handed to ``ev
 - the reco collections ``Jet``, ``Electron``, ``Muon``, ``Photon`` (jagged, per event, pT-ordered,
   fields ``pt`` (GeV), ``eta``, ``phi``, ``mass`` (GeV), ``charge``, ``truth_index`` and the
   ``vector`` Momentum4D properties) and ``MET`` (one per event: ``pt`` (GeV), ``phi``);
-- attribute access (``Jet.pt``; no names starting with ``_``);
+- attribute access to the collections' fields and vector properties (``Jet.pt``, ``Jet.px``);
 - calls of ``ak.sum``, ``ak.num``, ``ak.any``, ``ak.all``, ``ak.max``, ``ak.min`` and ``abs``, with
   the keyword ``axis=<integer>`` only;
 - numbers and ``True`` / ``False``; arithmetic ``+ - * / // % **``; comparisons
@@ -15,11 +15,15 @@ against a whitelist, then *interpreted* node by node (it is never handed to ``ev
 - subscripts by a mask or integers and slices: ``Jet[Jet.pt > 30]``, ``Jet.pt[:, 0]``.
 
 The result must be one boolean per event; a missing value (``ak.max`` of no objects) means false.
+Expressions are at most :data:`MAX_LENGTH` characters; constant arithmetic is done in floating
+point and refused when it overflows (``9**9**9``, ``10**400``); integers in subscripts must fit in
+64 bits. Every failure is a ``ValueError`` naming the selection.
 """
 
 from __future__ import annotations
 
 import ast
+import math
 import operator
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -32,6 +36,14 @@ __all__ = ["ALLOWED", "AK_FUNCTIONS", "COLLECTION_NAMES", "Selection", "event_ma
 
 #: Names of the reco collections a selection can use.
 COLLECTION_NAMES = ("Jet", "Electron", "Muon", "Photon", "MET")
+#: Longest selection expression accepted (characters).
+MAX_LENGTH = 2000
+#: Vector (Momentum4D / Momentum2D) properties a selection may read besides the fields.
+VECTOR_PROPERTIES = frozenset({
+    "pt", "eta", "phi", "mass", "px", "py", "pz", "E", "energy", "p", "rapidity", "mt", "Et",
+    "theta", "rho", "x", "y", "z", "t", "tau", "m", "costheta", "cottheta", "pseudorapidity",
+})
+_INT64 = 2**63
 #: ``ak`` functions a selection can call.
 AK_FUNCTIONS = ("sum", "num", "any", "all", "max", "min")
 
@@ -110,6 +122,8 @@ class _Checker(ast.NodeVisitor):
     def visit_Constant(self, node: ast.Constant) -> None:
         if not isinstance(node.value, int | float):
             self.fail(node, f"the constant {node.value!r}")
+        if isinstance(node.value, int) and abs(node.value) >= _INT64:
+            self.fail(node, f"the integer {node.value} (beyond 64 bits)")
 
     def visit_BinOp(self, node: ast.BinOp) -> None:
         self._operator(node.op, _BINARY, node)
@@ -169,14 +183,14 @@ def _evaluate(node: ast.AST, names: Mapping[str, Any]) -> Any:
         case ast.Constant(value=value):
             return value
         case ast.Attribute(value=value, attr=attr):
-            return getattr(_evaluate(value, names), attr)
+            return _attribute(_evaluate(value, names), attr)
         case ast.Call(func=func, args=args, keywords=keywords):
             return _FUNCTIONS[ast.unparse(func)](
                 *(_evaluate(a, names) for a in args),
                 **{k.arg: _constant(k.value) for k in keywords},
             )
         case ast.BinOp(left=left, op=op, right=right):
-            return _BINARY[type(op)](_evaluate(left, names), _evaluate(right, names))
+            return _arithmetic(op, _evaluate(left, names), _evaluate(right, names))
         case ast.UnaryOp(op=op, operand=operand):
             return _UNARY[type(op)](_evaluate(operand, names))
         case ast.BoolOp(op=op, values=values):
@@ -195,6 +209,53 @@ def _evaluate(node: ast.AST, names: Mapping[str, Any]) -> Any:
         case ast.Subscript(value=value, slice=index):
             return _evaluate(value, names)[_index(index, names)]
     raise TypeError(f"unchecked node {type(node).__name__}")  # pragma: no cover
+
+
+class _SelectionError(ValueError):
+    """A selection that cannot be evaluated (reported with the selection's text)."""
+
+
+def _attribute(value: Any, attr: str) -> Any:
+    """A field or vector property of a collection (not the array's methods or internals)."""
+    if not isinstance(value, ak.Array):
+        raise _SelectionError(f"{attr!r} is read from {type(value).__name__}, not a collection")
+    fields = ak.fields(value)
+    if attr not in fields and attr not in VECTOR_PROPERTIES:
+        raise _SelectionError(
+            f"{attr!r} is neither a field {fields} nor a vector property of the collection"
+        )
+    result = getattr(value, attr)
+    if not isinstance(result, ak.Array):
+        raise _SelectionError(f"{attr!r} is not a per-object or per-event value")
+    return result
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float | np.number) and not isinstance(value, bool | np.bool_)
+
+
+def _arithmetic(op: ast.AST, left: Any, right: Any) -> Any:
+    """``left op right``; between two numbers in floating point for ``**`` and refused when the
+    result overflows (no power towers of Python integers)."""
+    if not (_is_number(left) and _is_number(right)):
+        if isinstance(op, ast.Pow) and _is_number(right) and abs(right) >= _INT64:
+            raise _SelectionError(f"the exponent {right} is beyond 64 bits")
+        return _BINARY[type(op)](left, right)
+    if isinstance(op, ast.Pow):
+        try:
+            result = math.pow(float(left), float(right))
+        except (OverflowError, ValueError) as err:
+            message = f"the constant {left}**{right} cannot be computed: {err}"
+            raise _SelectionError(message) from None
+        if isinstance(left, int) and isinstance(right, int) and right >= 0 and abs(result) < _INT64:
+            result = left**right  # exact, and an integer (subscripts)
+    else:
+        result = _BINARY[type(op)](left, right)
+    if isinstance(result, int) and abs(result) >= _INT64:
+        raise _SelectionError(f"the constant {result:.3e} is beyond 64 bits")
+    if isinstance(result, float) and not math.isfinite(result):
+        raise _SelectionError("a constant of the selection overflows")
+    return result
 
 
 def _index(node: ast.AST, names: Mapping[str, Any]) -> Any:
@@ -255,14 +316,23 @@ class Selection:
         """Check an expression (see the module docstring); ``ValueError`` lists what is allowed."""
         if not isinstance(text, str) or not text.strip():
             raise ValueError(f"a selection expression must be a non-empty string; {ALLOWED}")
+        if len(text) > MAX_LENGTH:
+            raise ValueError(
+                f"selection of {len(text)} characters: at most {MAX_LENGTH} are accepted"
+            )
         try:
             tree = ast.parse(text.strip(), mode="eval")
         except SyntaxError as err:
             raise ValueError(
                 f"selection {text!r} is not a valid expression: {err.msg} (column {err.offset})"
             ) from None
+        except (RecursionError, MemoryError):
+            raise ValueError(f"selection {text[:60]!r}...: nested too deeply") from None
         checker = _Checker(text.strip())
-        checker.visit(tree)
+        try:
+            checker.visit(tree)
+        except RecursionError:
+            raise ValueError(f"selection {text[:60]!r}...: nested too deeply") from None
         if not checker.names:
             raise ValueError(f"selection {text!r} uses no reco collection ({ALLOWED})")
         body = tree.body
@@ -282,6 +352,12 @@ class Selection:
         """Boolean per event; ``ValueError`` if the selection fails on these collections."""
         try:
             result = self._function(reco)
+        except RecursionError:
+            raise ValueError(f"selection {self.description!r}: nested too deeply") from None
+        except _SelectionError as err:
+            raise ValueError(
+                f"selection {self.description!r} failed on the reco collections: {err}"
+            ) from None
         except _EVALUATION_ERRORS as err:
             fields = {name: ak.fields(array) for name, array in reco.items()}
             raise ValueError(
