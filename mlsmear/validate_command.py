@@ -51,6 +51,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="accept a hold-out generated with a training seed")
     parser.add_argument("--device", default="cpu", help="torch device for sampling")
     parser.add_argument(
+        "--met", default="auto",
+        help="NanoAOD reco MET collection: auto (MET, else Run-3 PFMET), or e.g. PuppiMET",
+    )
+    parser.add_argument(
         "--record-in-cards", metavar="LABEL",
         help="also write the figures into the model cards of --model (a bundle directory) "
         "under validation.LABEL",
@@ -73,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
         kinds=args.kinds, seed=args.seed, auc_objects=args.auc_objects,
         noise_floor=not args.no_noise_floor, max_events=args.max_events,
         allow_seed_overlap=args.allow_seed_overlap, device=args.device,
-        progress=not args.no_progress,
+        progress=not args.no_progress, met=getattr(args, "met", "auto"),
     )
     print(text_table(metrics))
     print(f"wrote {Path(args.output) / 'report.html'} and metrics.json")

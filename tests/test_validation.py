@@ -328,3 +328,23 @@ def test_figures_recorded_in_the_cards(toy, tmp_path):
     assert card["tensors_sha256"] == sha
     mlsmear.load(tmp_path / "model")  # still a valid bundle
     assert cli.main([*argv[:2], "atlas-like", *argv[3:]]) == 2  # a name is not a directory
+
+
+def test_kind_without_objects_is_skipped_and_named(toy, tmp_path):
+    """Issue 13 row 3: a hold-out without jets (Z->nunu) aborted with 'zero-size array to
+    reduction operation maximum'; now the other kinds are validated and the empty one named."""
+    from mlsmear.pairs import read_meta, read_pairs
+
+    meta = {k: v for k, v in read_meta(toy / "holdout").items()
+            if k not in ("format", "format_version", "rows")}
+    tables = {"jet": read_pairs(toy / "holdout", "jet").slice(0, 0),
+              "met": read_pairs(toy / "holdout", "met").slice(0, 500)}
+    write_pairs(tmp_path / "znunu", tables, meta)
+    with pytest.warns(UserWarning, match="no jet objects in its 500 events"):
+        status = cli.main(["validate", "--model", str(toy / "model"), "--pairs",
+                           str(tmp_path / "znunu"), "--output", str(tmp_path / "out"),
+                           "--no-noise-floor", "--no-progress"])
+    assert status == 0
+    assert sorted(json.loads((tmp_path / "out" / "metrics.json").read_text())) == ["met"]
+    with pytest.raises(ValueError, match=r"no objects of the kinds \['jet'\]"):
+        validate(toy / "model", tmp_path / "znunu", tmp_path / "out2", kinds=["jet"])

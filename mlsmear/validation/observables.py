@@ -96,6 +96,8 @@ def _edges(values: np.ndarray, n: int, *, log: bool) -> np.ndarray:
 def make_axes(sample: KindSample, events: np.ndarray) -> Axes:
     """Bin edges for ``sample`` (``events``: every event of the hold-out, for the counts)."""
     spec = kind_spec(sample.kind)
+    if len(sample) == 0:
+        raise ValueError(f"no {sample.kind} objects in the hold-out: no axes to bin them on")
     ref = sample.reference.values
     log_x = frozenset({"ht"} if spec.per_event else LOG_VARIABLES)  # MET: linear spectrum
     distributions = {}
