@@ -71,6 +71,8 @@ def smear_events(
     replace: Iterable[str] | None = None,
     device: str | torch.device = "auto",
     batch_size: int = DEFAULT_BATCH_SIZE,
+    sample_id: str | int | None = None,
+    precision: str | None = None,
 ) -> Any:
     """The events with their reco collections replaced by smeared truth.
 
@@ -81,6 +83,8 @@ def smear_events(
         replace: reco collections to write (default: all of the schema, see
             :mod:`mlsmear.coffea.schemas`); collections the file lacks are added.
         device: ``"auto"``, ``"cpu"`` or ``"cuda"``; batch_size: rows per network evaluation.
+        sample_id, precision: as for :func:`mlsmear.smear` (file or sample name folded into the
+            event identity; evaluation precision, default the model card's).
 
     Returns:
         New events (the input is not modified), lazy if the input is. Kept collections lose their
@@ -106,7 +110,7 @@ def smear_events(
     for target in targets:
         smeared = smear_collection(
             events[target.source], model=model, kind=target.kind, seed=seed, device=device,
-            batch_size=batch_size,
+            batch_size=batch_size, sample_id=sample_id, precision=precision,
         )
         out = lib.with_field(out, smeared, target.name)
     names = {t.name for t in targets}

@@ -10,6 +10,7 @@ import torch
 from coffea import processor
 
 from ..engine import DEFAULT_BATCH_SIZE
+from ..smear import check_options
 from .events import smear_events
 
 __all__ = ["MLSmearProcessor"]
@@ -35,6 +36,8 @@ class MLSmearProcessor(processor.ProcessorABC):
         torch_threads: if given, ``torch.set_num_threads`` for the process running ``process``
             (process-wide). torch uses every core by default; with one coffea worker per core,
             ``1`` avoids oversubscription (3× faster on a busy 2-core machine here).
+        precision: network evaluation precision, ``"float32"`` or ``"bfloat16"`` (default the
+            model card's); ``"float32"`` for bit-identical output on a cluster of mixed CPUs.
 
     Example:
         >>> runner(fileset, processor_instance=MLSmearProcessor(MyAnalysis(), seed=1),
@@ -51,6 +54,7 @@ class MLSmearProcessor(processor.ProcessorABC):
         device: str = "auto",
         batch_size: int = DEFAULT_BATCH_SIZE,
         torch_threads: int | None = None,
+        precision: str | None = None,
     ) -> None:
         if not isinstance(model, str | Path):
             raise TypeError(
@@ -64,6 +68,8 @@ class MLSmearProcessor(processor.ProcessorABC):
         self.device = device
         self.batch_size = batch_size
         self.torch_threads = torch_threads
+        check_options(seed, batch_size, precision)
+        self.precision = precision
 
     def process(self, events: Any) -> Any:
         """Smear, replace, and run the analysis on one chunk (or on dask-awkward events)."""
@@ -71,7 +77,7 @@ class MLSmearProcessor(processor.ProcessorABC):
             torch.set_num_threads(self.torch_threads)
         smeared = smear_events(
             events, model=self.model, seed=self.seed, replace=self.replace, device=self.device,
-            batch_size=self.batch_size,
+            batch_size=self.batch_size, precision=getattr(self, "precision", None),
         )
         return self.analysis.process(smeared)
 
