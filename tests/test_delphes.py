@@ -167,3 +167,20 @@ def test_generate_read_and_train_through_delphes(delphes, tmp_path):
     model = fit_model("jet", truth, reco, jets["matched"].to_numpy(), config=config,
                       card={"teacher": "delphes"})  # fmt: skip
     assert isinstance(model, mlsmear.KindModel)
+
+
+def test_build_and_info_errors(tmp_path, monkeypatch, capsys):
+    from mlsmear.delphes.__main__ import main
+    from mlsmear.delphes.build import build_delphes
+
+    monkeypatch.setenv("MLSMEAR_DELPHES_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("MLSMEAR_DELPHES_BUILD", raising=False)
+    with pytest.raises(DelphesBuildError, match="no Delphes source"):
+        build_delphes(tmp_path / "missing.tar.gz")
+    (tmp_path / "not-delphes").mkdir()
+    with pytest.raises(DelphesBuildError) as error:
+        build_delphes(tmp_path / "not-delphes")
+    # without the ROOT wheel or a compiler, that is the (equally clear) error
+    assert "no Delphes source tree" in str(error.value) or "needs" in str(error.value)
+    assert main(["info"]) == 2 and "not built" in capsys.readouterr().err
+    assert main(["build"]) == 2 and "--source" in capsys.readouterr().err
