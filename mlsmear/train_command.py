@@ -37,22 +37,37 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--pairs", nargs="+", required=True,
         help="pairs directories from `mlsmear generate`, NanoAOD or Delphes ROOT files",
     )
-    parser.add_argument("--kind", required=True, choices=list(KINDS))
-    parser.add_argument("--output", required=True, help="bundle directory (writes <kind>.*)")
+    parser.add_argument("--kind", required=True, choices=list(KINDS), help="object kind to train")
+    parser.add_argument(
+        "--output", required=True,
+        help="bundle directory, created if needed (writes <kind>.safetensors and <kind>.json)",
+    )
     defaults = TrainConfig()
-    parser.add_argument("--epochs", type=int, default=defaults.epochs)
-    parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
-    parser.add_argument("--learning-rate", type=float, default=defaults.learning_rate)
-    parser.add_argument("--trunk", type=int, nargs="+", default=list(defaults.trunk))
-    parser.add_argument("--head", type=int, default=defaults.head)
-    parser.add_argument("--patience", type=int, default=defaults.patience)
-    parser.add_argument("--seed", type=int, default=defaults.seed)
-    parser.add_argument("--binning", choices=["quantile", "clipped"], default=defaults.binning)
+    parser.add_argument("--epochs", type=int, default=defaults.epochs,
+                        help="maximum training epochs (cosine learning-rate schedule to 0)")
+    parser.add_argument("--batch-size", type=int, default=defaults.batch_size,
+                        help="rows per optimiser step")
+    parser.add_argument("--learning-rate", type=float, default=defaults.learning_rate,
+                        help="initial Adam learning rate")
+    parser.add_argument("--trunk", type=int, nargs="+", default=list(defaults.trunk),
+                        metavar="WIDTH", help="widths of the shared hidden layers")
+    parser.add_argument("--head", type=int, default=defaults.head, metavar="WIDTH",
+                        help="hidden width of each quantity's 101-way head")
+    parser.add_argument("--patience", type=int, default=defaults.patience,
+                        help="stop after this many epochs without a better validation loss")
+    parser.add_argument("--seed", type=int, default=defaults.seed,
+                        help="seeds the validation split, the initialisation and the batch order")
+    parser.add_argument(
+        "--binning", choices=["quantile", "clipped"], default=defaults.binning,
+        help="residual bins: quantile (equal population, knots, exponential tails) or clipped "
+        "(the paper's: 1-99 %% range, tails clipped)",
+    )
     parser.add_argument(
         "--independent", action="store_true",
         help="independent heads (the paper's baseline) instead of autoregressive ones",
     )
-    parser.add_argument("--max-objects", type=int, help="use at most this many rows")
+    parser.add_argument("--max-objects", type=int, metavar="N",
+                        help="use at most N rows (default: all)")
     parser.add_argument(
         "--pt-min", type=float,
         help="reco pT threshold (GeV) applied after smearing; default: the lowest matched reco pT",
@@ -62,7 +77,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="evaluation precision written into the card (bfloat16: ~2x faster on CPUs with "
         "AVX512-BF16; validate at the precision you ship)",
     )
-    parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(func=run)
 
 

@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import textwrap
 
 from ..generate.pythia import PROCESSES
 from ..generate.runner import BATCH_SIZE
+from ..refdet.card import shipped_cards
+from ..registry import DEFAULT_BUNDLE, shipped
 from .pipeline import run_filter
 from .selection import ALLOWED
 
@@ -24,6 +27,13 @@ _EPILOG = "\n".join(
         "margin M: the selection sees every predicted pt and mass multiplied by 1 + M (eta, phi "
         "unchanged), so a lower cut X > c on a pT, MET, HT, energy or mass keeps the events with "
         "predicted X > c / (1 + M); upper cuts get tighter (see mlsmear.filter.margin).",
+        "keep fractions and cross sections: a --process with pT-hat slices (wjets, qcd, ...; "
+        "see mlsmear generate --help) is generated unweighted with equal event counts per slice, "
+        "so keep_fraction and signal_efficiency are fractions of that mix, not of the physical "
+        "cross section; ttbar (one slice) is physical as it stands. To weight, generate each "
+        "slice yourself with its Pythia cross section sigma_s (HepMC, --hepmc per slice) and "
+        "combine sum(sigma_s kept_s / N_s) / sum(sigma_s); event weights in --hepmc input are "
+        "written out but not used in the fractions. Details: docs/filter.md.",
         "Outputs are renamed into place at the end: a failed run leaves no file behind.",
     )
 )
@@ -51,9 +61,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="evaluate the selection with momenta scaled by 1 + M (default 0)",
     )
     parser.add_argument("--output", required=True, help="HepMC3 file for the kept events")
-    parser.add_argument("--summary", help="JSON file for the summary (also printed)")
+    parser.add_argument("--summary", help="JSON file for the summary (default: printed only)")
     parser.add_argument("--seed", type=int, required=True, help="master seed, 0 ... 2**31 - 1")
-    parser.add_argument("--model", default="default", help="model bundle name or path")
+    parser.add_argument(
+        "--model", default="default",
+        help=f"shipped bundle ({', '.join(shipped())}; 'default' = {DEFAULT_BUNDLE}) or a bundle "
+        "directory; 'mlsmear models' lists them",
+    )
     parser.add_argument(
         "--validate", action="store_true",
         help="also run the reference detector and report the signal efficiency",
@@ -62,12 +76,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--scan-margins", type=float, nargs="+", default=(), metavar="M",
         help="with --validate: also report keep fraction and signal efficiency at these margins",
     )
-    parser.add_argument("--card", default="atlas-like", help="reference detector card (--validate)")
+    parser.add_argument(
+        "--card", default="atlas-like",
+        help=f"reference detector card for --validate: {', '.join(shipped_cards())} or a TOML path",
+    )
     parser.add_argument(
         "--batch-size", type=int, default=BATCH_SIZE,
         help=f"events per batch (default {BATCH_SIZE})",
     )
-    parser.add_argument("--device", default="cpu", help="torch device for the network (cpu)")
+    parser.add_argument("--device", default="cpu", help="torch device for the network")
     parser.add_argument(
         "--threads", type=int, default=1, help="CPU threads for the network (default 1)"
     )
@@ -78,6 +95,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``mlsmear filter``; prints the summary as JSON and returns the exit status."""
+    # argument errors in command-line terms, before the library's (which name Python arguments)
+    if args.scan_margins and not args.validate:
+        raise ValueError("--scan-margins needs --validate")
+    for path in (args.output, args.summary):
+        if path is not None and os.path.exists(path) and not args.overwrite:
+            raise ValueError(f"{path} exists; pass --overwrite to replace it")
     summary = run_filter(
         args.select,
         args.output,

@@ -29,7 +29,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--process", required=True, choices=[*PROCESSES, *GUNS])
+    parser.add_argument(
+        "--process", required=True, choices=[*PROCESSES, *GUNS], metavar="PROCESS",
+        help="Pythia 8 process or particle gun (listed below)",
+    )
     parser.add_argument("--events", type=int, required=True, help="number of events")
     parser.add_argument("--seed", type=int, required=True, help="master seed, 0 ... 2**31 - 1")
     parser.add_argument(
