@@ -26,7 +26,9 @@ import concurrent.futures
 import fnmatch
 import multiprocessing
 import os
+import signal
 import sys
+import threading
 import time
 import warnings
 from collections import deque
@@ -382,6 +384,18 @@ class _ParquetWriter:
             self.writer.close()
 
 
+def _exit_on_sigterm() -> Any:
+    """SIGTERM raises SystemExit(143) so that the temporary output is removed (main thread
+    only); returns the previous handler, or None where none was installed."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def stop(signum: int, frame: Any) -> None:
+        raise SystemExit(128 + signum)
+
+    return signal.signal(signal.SIGTERM, stop)
+
+
 def smear_files(
     inputs: Sequence[str | os.PathLike[str]],
     output: str | os.PathLike[str],
@@ -438,6 +452,7 @@ def smear_files(
     writer = (_RootWriter if suffix == ".root" else _ParquetWriter)(temporary)
     bar = tqdm(total=sum(i.entries for i in opened), unit="ev", disable=not progress,
                file=sys.stderr, desc="smear")
+    previous = _exit_on_sigterm()
     try:
         for task, result in zip(tasks, _results(tasks, workers), strict=True):
             writer.write(result)
@@ -450,6 +465,8 @@ def smear_files(
         raise
     finally:
         bar.close()
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
     return {
         "events": sum(i.entries for i in opened),
         "collections": sorted(written),
