@@ -21,6 +21,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("train", "mlsmear.train_command"),
     ("validate", "mlsmear.validate_command"),
     ("filter", "mlsmear.filter.command"),
+    ("delphes", "mlsmear.delphes.command"),
     ("smear", "mlsmear.smear_command"),
     ("models", "mlsmear.models_command"),
 )
