@@ -7,10 +7,12 @@ Prints one JSON object. Every figure is measured in this run on the same truth j
 - ``compute_limit_objects_per_s``: the same network's forward pass alone (trunk + every head,
   no sampling, no I/O) — the rate the matrix multiplications allow;
 - ``compute_limit_fraction``: ``objects_per_s / compute_limit_objects_per_s``;
-- ``objects_per_s_by_size``: objects/s per input size.
+- ``objects_per_s_by_size``: objects/s per input size;
+- with ``--compare OTHER``: ``compare_objects_per_s`` of another jet model (e.g. the previous
+  release) on the same jets in the same run, and ``ratio_to_compare``.
 
 Usage: ``python benchmarks/smear_throughput.py [--model default] [--sizes 1000 ... 1000000]
-[--device cuda]``
+[--device cuda] [--compare OTHER_BUNDLE]``
 """
 
 from __future__ import annotations
@@ -26,16 +28,22 @@ import torch
 
 import mlsmear
 from mlsmear.engine import DEFAULT_BATCH_SIZE
+from mlsmear.generate.truth import neighbour_context
+from mlsmear.refdet.collection import Collection
 from mlsmear.synthetic import SyntheticDetector
 
 PER_EVENT = 10
 
 
 def truth_jets(n: int, seed: int = 1) -> ak.Array:
-    """``n`` truth jets (synthetic spectrum from 20 GeV) in events of 10."""
+    """``n`` truth jets (synthetic spectrum from 20 GeV) in events of 10, with their
+    neighbourhood inputs."""
     truth = SyntheticDetector().truth(n, np.random.default_rng(seed))
     truth["hadronFlavour"] = np.zeros(n)  # light hadronic jets: no prompt leptons or photons
     truth["muon_frac"] = truth["em_frac"] = np.zeros(n)
+    offsets = np.arange(0, n + 1, PER_EVENT)
+    kinematics = {k: truth[k] for k in ("pt", "eta", "phi")}
+    truth.update(neighbour_context(Collection(offsets, kinematics)))
     return ak.unflatten(ak.zip(truth), np.full(n // PER_EVENT, PER_EVENT))
 
 
@@ -88,7 +96,7 @@ def compute_limit(model: mlsmear.KindModel, batch: int, n: int, device: str = "c
 
 def throughput(
     model: mlsmear.KindModel, sizes: list[int], *, repeat: int, batch_size: int,
-    device: str = "cpu",
+    device: str = "cpu", compare: mlsmear.KindModel | None = None,
 ) -> dict:
     """The figures of this benchmark for a jet model (best of ``repeat`` timings per size) on
     ``device`` (``cpu`` or ``cuda``; smear() returns host arrays, so its timing is complete)."""
@@ -104,6 +112,17 @@ def throughput(
         )
     largest = max(sizes)
     jets = truth_jets(largest)
+    other = {}
+    if compare is not None:  # interleaved with the model's own timing: the same machine state
+        rate = largest / best_time(
+            lambda: mlsmear.smear(jets, model=compare, seed=1, device=device,
+                                  batch_size=batch_size), repeat)
+        again = largest / best_time(
+            lambda: mlsmear.smear(jets, model=model, seed=1, device=device,
+                                  batch_size=batch_size), repeat)
+        by_size[largest] = max(by_size[largest], again)
+        other = {"compare_objects_per_s": round(rate),
+                 "ratio_to_compare": round(by_size[largest] / rate, 3)}
     rng = np.random.default_rng(0)
     gaussian = largest / best_time(lambda: gaussian_smear(jets, rng), repeat=3)
     limit = compute_limit(model, batch_size, min(largest, 200_000), device)
@@ -118,6 +137,7 @@ def throughput(
         "compute_limit_objects_per_s": round(limit),
         "compute_limit_fraction": round(by_size[largest] / limit, 3),
         "objects_per_s_by_size": {str(k): round(v) for k, v in by_size.items()},
+        **other,
     }
 
 
@@ -127,11 +147,16 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10_000, 100_000, 1_000_000])
     parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE)
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
+    parser.add_argument("--compare", help="another bundle/path whose jet model is timed too")
     args = parser.parse_args()
-    loaded = mlsmear.load(args.model)
-    model = loaded if isinstance(loaded, mlsmear.KindModel) else loaded["jet"]
+
+    def jet_model(name: str) -> mlsmear.KindModel:
+        loaded = mlsmear.load(name)
+        return loaded if isinstance(loaded, mlsmear.KindModel) else loaded["jet"]
+
     result = throughput(
-        model, args.sizes, repeat=3, batch_size=args.batch_size, device=args.device
+        jet_model(args.model), args.sizes, repeat=3, batch_size=args.batch_size,
+        device=args.device, compare=jet_model(args.compare) if args.compare else None,
     )
     print(json.dumps({"model": str(args.model), **result}, indent=1))
 

@@ -15,6 +15,7 @@ import torch
 
 from . import residuals as residual_kinds
 from .binning import values_from_positions
+from .met_context import reference_truth, uses_objects
 from .model import KindModel
 from .sampling import LOST, sample_positions, sample_positions_torch
 
@@ -46,6 +47,7 @@ def sample_residuals(
     device: str | torch.device = "cpu",
     batch_size: int = DEFAULT_BATCH_SIZE,
     sampler: str | None = None,
+    precision: str | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Sample every quantity's residual for ``n`` objects.
 
@@ -56,18 +58,23 @@ def sample_residuals(
         device: torch device for the network.
         batch_size: rows per evaluation batch.
         sampler: ``"numba"`` (CPU default) or ``"torch"`` (device default on CUDA).
+        precision: evaluation precision overriding the model card's (None: the card's).
 
     Returns:
         ``(reconstructed, residuals, is_zero)``: bool ``(n,)``, float64 ``(n, n_quantities)``
         (the rows of lost objects hold NaN) and bool ``(n, n_quantities)``: the reco value was
         drawn as exactly 0 (the model's ``zero_quantities``).
     """
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int | np.integer) or (
+        batch_size < 1
+    ):
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
     device = resolve_device(device)
     sampler = sampler or ("numba" if device.type == "cpu" else "torch")
-    net, n, n_q = model.evaluation_net(device), x.shape[0], model.net.n_quantities
+    net, n, n_q = model.evaluation_net(device, precision), x.shape[0], model.net.n_quantities
     dtype = next(net.parameters()).dtype
     allow_lost = model.spec.has_efficiency
-    zero_heads = [k for k, q in enumerate(model.spec.quantities) if q in model.zero_quantities]
+    zero_heads = [k for k, q in enumerate(model.quantities) if q in model.zero_quantities]
     residuals = np.empty((n, n_q))
     is_zero = np.zeros((n, n_q), dtype=bool)
     knots = [torch.from_numpy(b.knots).to(device) for b in model.binnings]  # torch sampler only
@@ -121,6 +128,7 @@ def sample_reco(
     *,
     device: str | torch.device = "cpu",
     batch_size: int = DEFAULT_BATCH_SIZE,
+    precision: str | None = None,
 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Reco values of flat truth objects (no thresholds, no ordering): the columnar core.
 
@@ -129,17 +137,19 @@ def sample_reco(
         truth: flat truth columns by field (``pt`` GeV, ``eta``, ``phi``, ``mass``, extras).
         keys: event key of each object (``uint64``, :func:`~mlsmear.counter_random.event_keys`).
         index: index of each object in its event.
-        device, batch_size: as for :func:`mlsmear.smear`.
+        device, batch_size, precision: as for :func:`mlsmear.smear`.
 
     Returns:
         ``(reconstructed, reco)``: bool per object and reco columns by quantity (NaN if lost).
     """
+    if uses_objects(model.card):
+        truth = reference_truth(truth)
     reconstructed, r, is_zero = sample_residuals(
-        model, model.features(truth), keys, index, device=device, batch_size=batch_size
+        model, model.features(truth), keys, index, device=device, batch_size=batch_size,
+        precision=precision,
     )
-    spec = model.spec
     reco = {}
-    for k, (q, kind_r) in enumerate(zip(spec.quantities, spec.residuals, strict=True)):
-        reco[q] = residual_kinds.apply(kind_r, truth[q], r[:, k], truth["pt"])
+    for k, (q, kind_r) in enumerate(zip(model.quantities, model.residual_kinds, strict=True)):
+        reco[q] = residual_kinds.apply(kind_r, truth.get(q), r[:, k], truth["pt"])
         reco[q][is_zero[:, k]] = 0.0
     return reconstructed, reco

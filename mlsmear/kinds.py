@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["KindSpec", "KINDS", "ZERO_TOLERANCE", "kind_spec"]
+__all__ = ["KindSpec", "KINDS", "TAG_RESIDUAL", "ZERO_TOLERANCE", "kind_spec"]
+
+#: Residual kind of tag quantities: the reco value itself (a decision 0/1 or a discriminant).
+TAG_RESIDUAL = "value"
 
 #: Reco values at or below this (GeV) count as exactly 0 (E² − p² rounding of massless jets
 #: gives up to 1e-4 GeV; the next reference jet masses start at 0.1 GeV).
@@ -25,6 +28,10 @@ class KindSpec:
         may_be_zero: quantities whose reco value can be exactly 0 (a jet of one calorimeter tower
             is massless): when the training data hold such values, category 0 of that head means
             "reco value 0" (see :data:`ZERO_TOLERANCE`).
+        tags: optional quantities a model of the kind may add after the kinematics (jets: the
+            b- and c-tag), sampled last, conditioned on the truth inputs and the sampled
+            kinematic residuals; residual kind :data:`TAG_RESIDUAL`, and always allowed an exact
+            0 (untagged, or a discriminant of 0).
     """
 
     name: str
@@ -34,6 +41,7 @@ class KindSpec:
     has_efficiency: bool = True
     per_event: bool = False
     may_be_zero: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
 
 
 _PARTICLE_INPUTS = (("pt", "quantile"), ("eta", "quantile"))
@@ -46,6 +54,7 @@ KINDS: dict[str, KindSpec] = {
         ("log_ratio", "diff", "delta_phi", "diff_over_pt"),
         (("pt", "quantile"), ("eta", "quantile"), ("mass", "quantile")),
         may_be_zero=("mass",),
+        tags=("btag", "ctag"),
     ),
     "electron": KindSpec("electron", *_PARTICLE),
     "muon": KindSpec("muon", *_PARTICLE),

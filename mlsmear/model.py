@@ -27,12 +27,13 @@ from safetensors.torch import load as load_tensors
 from safetensors.torch import save as save_tensors
 
 from .binning import ResidualBinning
-from .kinds import kind_spec
+from .kinds import TAG_RESIDUAL, kind_spec
+from .met_context import RECOIL_FIELDS, derived_names, uses_objects
 from .network import SmearNet
 from .transforms import InputFeature, input_matrix
 
 __all__ = [
-    "KindModel", "Bundle", "ModelFileError", "FORMAT", "FORMAT_VERSION", "PRECISIONS",
+    "KindModel", "Bundle", "ModelFileError", "FORMAT", "FORMAT_VERSION", "PRECISIONS", "TAG_TYPES",
     "passes_thresholds",
 ]
 
@@ -40,6 +41,8 @@ FORMAT = "mlsmear-model"
 FORMAT_VERSION = 1
 #: Evaluation precisions a model card may name.
 PRECISIONS = {"float32": torch.float32, "bfloat16": torch.bfloat16}
+#: Kinds of tag a model may learn: a working-point decision (0/1) or a continuous discriminant.
+TAG_TYPES = ("decision", "discriminant")
 #: pickle protocols 2–5 start with 0x80 and the protocol byte; torch.save writes a zip archive
 _PICKLE_MAGIC = (*(bytes([0x80, p]) for p in range(2, 6)), b"PK\x03\x04")
 
@@ -77,6 +80,10 @@ class KindModel:
             validation figures are measured at this precision.
         zero_quantities: quantities whose head's category 0 means "reco value exactly 0" (e.g.
             the mass of a one-tower jet), see :class:`~mlsmear.kinds.KindSpec`.
+        tags: tag quantities sampled after the kinematics (among the kind's
+            :attr:`~mlsmear.kinds.KindSpec.tags`, e.g. ``("btag",)``), each with its own binning.
+        tag_types: per tag, ``"decision"`` (a working-point teacher: reco value 0 or 1) or
+            ``"discriminant"`` (a continuous score, e.g. NanoAOD ``btagDeepFlavB``).
     """
 
     kind: str
@@ -87,21 +94,37 @@ class KindModel:
     card: dict[str, Any] = field(default_factory=dict)
     precision: str = "float32"
     zero_quantities: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    tag_types: dict[str, str] = field(default_factory=dict)
     _evaluation_nets: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         spec = kind_spec(self.kind)
-        if len(self.binnings) != len(spec.quantities):
+        self.tags = tuple(self.tags)
+        if not set(self.tags) <= set(spec.tags) or len(set(self.tags)) != len(self.tags):
             raise ModelFileError(
-                f"{self.kind} model needs {len(spec.quantities)} binnings "
-                f"({', '.join(spec.quantities)}), got {len(self.binnings)}"
+                f"{self.kind} model: tags {list(self.tags)} must be distinct among "
+                f"{list(spec.tags)}"
+            )
+        if set(self.tag_types) != set(self.tags) or not set(self.tag_types.values()) <= set(
+            TAG_TYPES
+        ):
+            raise ModelFileError(
+                f"{self.kind} model: tag_types {self.tag_types} must give each tag "
+                f"{list(self.tags)} one of {list(TAG_TYPES)}"
+            )
+        quantities = self.quantities
+        if len(self.binnings) != len(quantities):
+            raise ModelFileError(
+                f"{self.kind} model needs {len(quantities)} binnings "
+                f"({', '.join(quantities)}), got {len(self.binnings)}"
             )
         n_columns = sum(f.n_columns for f in self.inputs)
-        if n_columns != self.net.n_inputs or self.net.n_quantities != len(spec.quantities):
+        if n_columns != self.net.n_inputs or self.net.n_quantities != len(quantities):
             raise ModelFileError(
                 f"{self.kind} model: network expects {self.net.n_inputs} inputs and "
-                f"{self.net.n_quantities} quantities, features give {n_columns} and the kind "
-                f"has {len(spec.quantities)}"
+                f"{self.net.n_quantities} quantities, features give {n_columns} and the model "
+                f"has {len(quantities)}"
             )
         unknown = set(self.thresholds) - {"pt_min", "abs_eta_max"}
         if unknown:
@@ -109,10 +132,10 @@ class KindModel:
                 f"unknown thresholds {sorted(unknown)}; valid: pt_min, abs_eta_max"
             )
         self.zero_quantities = tuple(self.zero_quantities)
-        if not set(self.zero_quantities) <= set(spec.may_be_zero):
+        if not set(self.zero_quantities) <= {*spec.may_be_zero, *self.tags}:
             raise ModelFileError(
                 f"{self.kind} model: zero_quantities {list(self.zero_quantities)} must be among "
-                f"{list(spec.may_be_zero)}"
+                f"{[*spec.may_be_zero, *self.tags]}"
             )
         if self.precision not in PRECISIONS:
             raise ModelFileError(
@@ -120,15 +143,20 @@ class KindModel:
             )
         self.net.eval()
 
-    def evaluation_net(self, device: torch.device) -> SmearNet:
-        """The network on ``device`` in the model's precision: :attr:`net` itself for float32 on
-        the CPU, else a copy made once per device."""
+    def evaluation_net(self, device: torch.device, precision: str | None = None) -> SmearNet:
+        """The network on ``device`` in ``precision`` (default the model's): :attr:`net` itself
+        for float32 on the CPU, else a copy made once per device and precision."""
         device = torch.device(device)
-        if device.type == "cpu" and self.precision == "float32":
+        precision = precision or self.precision
+        if precision not in PRECISIONS:
+            raise ValueError(
+                f"unknown precision {precision!r}; valid: {', '.join(PRECISIONS)}"
+            )
+        if device.type == "cpu" and precision == "float32":
             return self.net
-        key = str(device)
+        key = f"{device}:{precision}"
         if key not in self._evaluation_nets:
-            dtype = PRECISIONS[self.precision]
+            dtype = PRECISIONS[precision]
             self._evaluation_nets[key] = copy.deepcopy(self.net).to(device=device, dtype=dtype)
         return self._evaluation_nets[key]
 
@@ -136,6 +164,16 @@ class KindModel:
     def spec(self):
         """The :class:`~mlsmear.kinds.KindSpec` of this model."""
         return kind_spec(self.kind)
+
+    @property
+    def quantities(self) -> tuple[str, ...]:
+        """Sampled quantities in order: the kind's kinematics, then the model's tags."""
+        return (*self.spec.quantities, *self.tags)
+
+    @property
+    def residual_kinds(self) -> tuple[str, ...]:
+        """Residual kind of each of :attr:`quantities`."""
+        return (*self.spec.residuals, *(TAG_RESIDUAL for _ in self.tags))
 
     def features(self, truth: Mapping[str, np.ndarray]) -> np.ndarray:
         """Network input matrix ``(n, n_inputs)`` float32 from flat truth columns."""
@@ -145,6 +183,8 @@ class KindModel:
     def input_fields(self) -> list[str]:
         """Truth fields the model reads (its inputs plus the truth values of its quantities)."""
         names = [f.name for f in self.inputs] + list(self.spec.quantities)
+        if uses_objects(self.card):  # |GenMET| and |D| come from the record's GenMET and D
+            names = [n for n in names if n not in derived_names()] + list(RECOIL_FIELDS)
         return list(dict.fromkeys(names))
 
     def __repr__(self) -> str:
@@ -156,7 +196,7 @@ class KindModel:
     def tensors(self) -> dict[str, torch.Tensor]:
         """Every array of the model, named, for safetensors."""
         out = {f"net.{k}": v.detach().cpu().contiguous() for k, v in self.net.state_dict().items()}
-        for name, binning in zip(self.spec.quantities, self.binnings, strict=True):
+        for name, binning in zip(self.quantities, self.binnings, strict=True):
             out[f"binning.{name}.knots"] = torch.from_numpy(binning.knots.copy())
         for feature in self.inputs:
             out[f"input.{feature.name}.knots"] = torch.from_numpy(feature.knots.copy())
@@ -170,10 +210,9 @@ class KindModel:
             "kind": self.kind,
             "quantities": [
                 {"name": q, "residual": r, "binning": b.to_config()}
-                for q, r, b in zip(
-                    self.spec.quantities, self.spec.residuals, self.binnings, strict=True
-                )
+                for q, r, b in zip(self.quantities, self.residual_kinds, self.binnings, strict=True)
             ],
+            "tags": {t: self.tag_types[t] for t in self.tags},
             "inputs": [f.to_config() for f in self.inputs],
             "network": self.net.config(),
             "thresholds": self.thresholds,
@@ -187,7 +226,9 @@ class KindModel:
         """Write ``<kind>.safetensors`` and ``<kind>.json`` into ``directory``; returns the card."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        blob = save_tensors(self.tensors())
+        blob = save_tensors(self.tensors(), metadata={
+            _INPUT_ORDER: json.dumps([f.name for f in self.inputs]),
+        })
         (directory / f"{self.kind}.safetensors").write_bytes(blob)
         card = self.card_dict(hashlib.sha256(blob).hexdigest())
         path = directory / f"{self.kind}.json"
@@ -209,16 +250,20 @@ class KindModel:
             tensors = load_tensors(blob)
         except SafetensorError as err:
             raise ModelFileError(f"corrupt tensor file beside {card_path}: {err}") from err
+        _check_input_order(card, blob, card_path)
         return cls._from_card(card, tensors, card_path)
 
     @classmethod
     def _from_card(cls, card: dict, tensors: dict[str, torch.Tensor], where: Path) -> KindModel:
         try:
+            _validate_card(card, tensors, where)
             kind = card["kind"]
             spec = kind_spec(kind)
             quantities = [q["name"] for q in card["quantities"]]
-            if quantities != list(spec.quantities):
-                raise ModelFileError(f"{where}: quantities {quantities} != {list(spec.quantities)}")
+            tag_types = dict(card.get("tags", {}))
+            expected = [*spec.quantities, *tag_types]
+            if quantities != expected:
+                raise ModelFileError(f"{where}: quantities {quantities} != {expected}")
             binnings = [
                 ResidualBinning(
                     tensors[f"binning.{q['name']}.knots"].numpy(),
@@ -234,19 +279,92 @@ class KindModel:
             net = SmearNet(**{**card["network"], "trunk": tuple(card["network"]["trunk"])})
             state = {k[4:]: v for k, v in tensors.items() if k.startswith("net.")}
             net.load_state_dict(state, strict=True)
-        except (KeyError, TypeError, RuntimeError) as err:
+        except ModelFileError:
+            raise
+        except (KeyError, TypeError, RuntimeError, ValueError, ArithmeticError) as err:
             raise ModelFileError(f"{where}: model card and tensors do not fit: {err}") from err
         extra = {k: v for k, v in card.items() if k not in _CARD_KEYS}
-        return cls(
-            kind, inputs, binnings, net, dict(card.get("thresholds", {})), extra,
-            card.get("precision", "float32"), tuple(card.get("zero_quantities", ())),
-        )
+        try:
+            return cls(
+                kind, inputs, binnings, net, dict(card.get("thresholds", {})), extra,
+                card.get("precision", "float32"), tuple(card.get("zero_quantities", ())),
+                tuple(tag_types), tag_types,
+            )
+        except ModelFileError:
+            raise
+        except (KeyError, TypeError, ValueError) as err:
+            raise ModelFileError(f"{where}: invalid model card: {err}") from err
 
 
 _CARD_KEYS = {
     "format", "format_version", "kind", "quantities", "inputs", "network", "thresholds",
-    "precision", "zero_quantities", "tensors_sha256",
+    "precision", "zero_quantities", "tensors_sha256", "tags",
 }
+
+
+#: safetensors metadata key of the network's input order (a JSON list of names).
+_INPUT_ORDER = "mlsmear.inputs"
+_MAX_CARD_BYTES = 16 << 20
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _validate_card(card: dict, tensors: Mapping[str, torch.Tensor], where: Path) -> None:
+    """``ModelFileError`` naming the first field of a card (or tensor) a model cannot use."""
+
+    def fail(what: str) -> None:
+        raise ModelFileError(f"{where}: {what}")
+
+    if card.get("precision") not in PRECISIONS:
+        fail(f"unknown precision {card.get('precision')!r}: the card must name one of "
+             f"{', '.join(PRECISIONS)} (the precision the model was validated at)")
+    for key in ("quantities", "inputs"):
+        if not isinstance(card.get(key), list) or not all(isinstance(q, dict) for q in card[key]):
+            fail(f"{key!r} must be a list of objects")
+    for q in card["quantities"]:
+        binning = q.get("binning")
+        if not isinstance(binning, dict):
+            fail(f"quantity {q.get('name')!r} has no binning object")
+        n_bins = binning.get("n_bins")
+        if not isinstance(n_bins, int) or isinstance(n_bins, bool) or n_bins < 1:
+            fail(f"quantity {q.get('name')!r}: n_bins {n_bins!r} must be a positive integer")
+        for tail in ("tail_lo", "tail_hi"):
+            value = binning.get(tail)
+            if not _number(value) or not np.isfinite(value) or value < 0:
+                fail(f"quantity {q.get('name')!r}: {tail} {value!r} must be a finite number >= 0")
+        if not isinstance(binning.get("clip"), bool):
+            fail(f"quantity {q.get('name')!r}: clip {binning.get('clip')!r} must be true or false")
+    names = [f.get("name") for f in card["inputs"]]
+    if not all(isinstance(n, str) for n in names) or len(set(names)) != len(names):
+        fail(f"input names {names} must be distinct strings")
+    thresholds = card.get("thresholds", {})
+    if not isinstance(thresholds, dict) or not all(
+        _number(v) and np.isfinite(v) for v in thresholds.values()
+    ):
+        fail(f"thresholds {thresholds!r} must map names to finite numbers")
+    for name, tensor in tensors.items():
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            fail(f"tensor {name!r} holds NaN/inf values")
+        if name.endswith(".knots") and bool((tensor[1:] < tensor[:-1]).any()):
+            fail(f"tensor {name!r}: knots must be non-decreasing")
+
+
+def _check_input_order(card: dict, blob: bytes, where: Path) -> None:
+    """The card's input order against the order recorded in the tensor file (files saved
+    before it was recorded are not checked)."""
+    n = int.from_bytes(blob[:8], "little")
+    try:
+        recorded = json.loads(json.loads(blob[8:8 + n]).get("__metadata__", {})[_INPUT_ORDER])
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return
+    names = [f.get("name") for f in card.get("inputs", []) if isinstance(f, dict)]
+    if recorded != names:
+        raise ModelFileError(
+            f"{where}: inputs {names} are not in the network's input order {recorded} "
+            "(recorded in the tensor file)"
+        )
 
 
 def _is_safetensors(blob: bytes) -> bool:
@@ -273,8 +391,12 @@ def _read_card(path: Path) -> dict:
         raise ModelFileError(
             f"{path}: expected a model card (.json) beside its .safetensors, or a bundle directory"
         )
+    if len(blob) > _MAX_CARD_BYTES:
+        raise ModelFileError(f"{path}: {len(blob)} bytes is too large for a model card")
     try:
         card = json.loads(blob)
+    except RecursionError:
+        raise ModelFileError(f"{path} is not a valid JSON model card: nested too deeply") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise ModelFileError(f"{path} is not a valid JSON model card: {err}") from err
     if not isinstance(card, dict) or card.get("format") != FORMAT:

@@ -17,11 +17,17 @@ MET: ``reco_pt``, ``reco_phi``      float32   reconstructed missing ET (GeV)
 =================================== ========= ===============================================
 
 Optional columns with fixed names and types: ``truth_hadronFlavour`` (int8: 5, 4, 0),
-``truth_dr_nearest``, ``truth_muon_frac``, ``truth_em_frac`` (float32), ``reco_btag`` (bool,
+``truth_dr_nearest``, ``truth_nb_pt_ratio``, ``truth_activity``, ``truth_muon_frac``,
+``truth_em_frac`` (float32), ``reco_btagDeepFlavB`` (float32, NanoAOD), ``reco_btag`` (bool,
 false when not matched), ``truth_charge``, ``reco_charge`` (int8, 0 when not matched),
 ``truth_pdgId`` (int32), ``truth_iso``, ``truth_jet_iso`` (float32) and ``weight`` (float32,
 per-row event weight; absent means every row has weight 1). Any other column is allowed and
 stored as given.
+
+Reco objects without a truth partner (fakes, non-prompt leptons, split jets) are kept too, so that
+every event's full reco can be rebuilt: ``<kind>_reco_only.parquet`` (``jet_reco_only``, ...)
+holds one row per such reco object with ``event`` and ``reco_pt/eta/phi/mass`` (plus the kind's
+reco extras, e.g. ``reco_btag``). A pairs directory written before this existed simply has none.
 """
 
 from __future__ import annotations
@@ -40,6 +46,8 @@ __all__ = [
     "EXTRA_COLUMNS",
     "KINDS",
     "OBJECT_KINDS",
+    "RECO_ONLY",
+    "TABLES",
     "PairsWriter",
     "assemble_pairs",
     "is_pairs_directory",
@@ -52,6 +60,10 @@ __all__ = [
 
 OBJECT_KINDS = ("jet", "electron", "muon", "photon")
 KINDS = (*OBJECT_KINDS, "met")
+#: Table name of each object kind's reco objects without a truth partner.
+RECO_ONLY = {kind: f"{kind}_reco_only" for kind in OBJECT_KINDS}
+#: Every table a pairs directory may hold.
+TABLES = (*KINDS, *RECO_ONLY.values())
 FORMAT = "mlsmear-pairs"
 FORMAT_VERSION = 1
 META_FILE = "meta.json"
@@ -82,9 +94,12 @@ _MET_COLUMNS = {
 EXTRA_COLUMNS = {
     "truth_hadronFlavour": pa.int8(),
     "truth_dr_nearest": _F,
+    "truth_nb_pt_ratio": _F,
+    "truth_activity": _F,
     "truth_muon_frac": _F,
     "truth_em_frac": _F,
     "reco_btag": pa.bool_(),
+    "reco_btagDeepFlavB": _F,
     "truth_charge": pa.int8(),
     "truth_pdgId": pa.int32(),
     "truth_iso": _F,
@@ -98,12 +113,14 @@ _REQUIRED_META = ("generator", "n_events")
 def required_columns(kind: str) -> dict[str, pa.DataType]:
     """The fixed columns of a kind, name -> stored arrow type."""
     _check_kind(kind)
+    if kind in RECO_ONLY.values():
+        return {n: t for n, t in _OBJECT_COLUMNS.items() if n.startswith(("event", "reco"))}
     return dict(_MET_COLUMNS if kind == "met" else _OBJECT_COLUMNS)
 
 
 def _check_kind(kind: str) -> None:
-    if kind not in KINDS:
-        raise ValueError(f"unknown pairs kind {kind!r}; kinds are {list(KINDS)}")
+    if kind not in TABLES:
+        raise ValueError(f"unknown pairs kind {kind!r}; kinds are {list(TABLES)}")
 
 
 def _as_table(data: pa.Table | Mapping[str, np.ndarray]) -> pa.Table:
@@ -139,6 +156,8 @@ def validate_table(kind: str, data: pa.Table | Mapping[str, np.ndarray]) -> pa.T
         raise ValueError(f"{kind} pairs: a column has the wrong type: {err}") from None
     if table.column("event").null_count:
         raise ValueError(f"{kind} pairs: 'event' has missing values")
+    if kind in RECO_ONLY.values():
+        return table
     truth_pt = table.column("truth_pt").to_numpy(zero_copy_only=False)
     if not np.all(np.isfinite(truth_pt)):
         raise ValueError(f"{kind} pairs: truth_pt has missing or non-finite values")
@@ -210,7 +229,7 @@ class PairsWriter:
     def _owned_files(self) -> list[Path]:
         if not self.directory.is_dir():
             return []
-        names = [f"{kind}.parquet" for kind in KINDS] + [META_FILE]
+        names = [f"{kind}.parquet" for kind in TABLES] + [META_FILE]
         return [self.directory / n for n in names if (self.directory / n).exists()]
 
     def write(self, tables: Mapping[str, pa.Table | Mapping[str, np.ndarray]]) -> None:
@@ -219,7 +238,9 @@ class PairsWriter:
             table = validate_table(kind, data)
             writer = self._writers.get(kind)
             if writer is None:
-                writer = pq.ParquetWriter(self.directory / f"{kind}.parquet", table.schema)
+                writer = pq.ParquetWriter(  # page CRCs: flipped bytes are found on reading
+                    self.directory / f"{kind}.parquet", table.schema, write_page_checksum=True
+                )
                 self._writers[kind] = writer
                 self._rows[kind] = 0
             elif table.schema.names != writer.schema.names:
@@ -295,6 +316,16 @@ def read_meta(directory: str | os.PathLike[str]) -> dict[str, Any]:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
+def read_parquet(path: str | os.PathLike[str], **options: Any) -> pa.Table:
+    """``pq.read_table`` with the page checksums verified (files written by :class:`PairsWriter`
+    carry them); a corrupt or truncated file raises ``ValueError`` naming it."""
+    try:
+        return pq.read_table(path, page_checksum_verification=True, **options)
+    except (OSError, pa.ArrowException) as err:
+        message = f"cannot read {str(path)!r}: corrupt or truncated parquet file ({err})"
+        raise ValueError(message) from None
+
+
 def read_pairs(
     directory: str | os.PathLike[str],
     kind: str,
@@ -312,7 +343,7 @@ def read_pairs(
         raise FileNotFoundError(
             f"pairs directory {str(directory)!r} has no {kind} pairs (kinds present: {present})"
         )
-    table = validate_table(kind, pq.read_table(path))
+    table = validate_table(kind, read_parquet(path))
     if columns is not None:
         unknown = [c for c in columns if c not in table.column_names]
         if unknown:

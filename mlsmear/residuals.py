@@ -11,6 +11,7 @@ kind               residual r                      reco from truth and r
 ``delta_phi``      reco − truth wrapped to [−π,π)  wrap(truth + r)
 ``diff_over_pt``   (reco − truth) / truth pT       max(truth + r · truth pT, 0)   (jet mass)
 ``norm_diff``      reco − truth                    |truth + r|   (a vector's norm, e.g. MET)
+``value``          reco itself (truth ignored)     r             (a tag or discriminant)
 =================  ==============================  ===========================================
 """
 
@@ -20,7 +21,7 @@ import numpy as np
 
 __all__ = ["RESIDUAL_KINDS", "residual", "apply", "wrap_phi"]
 
-RESIDUAL_KINDS = ("log_ratio", "diff", "delta_phi", "diff_over_pt", "norm_diff")
+RESIDUAL_KINDS = ("log_ratio", "diff", "delta_phi", "diff_over_pt", "norm_diff", "value")
 
 
 def wrap_phi(phi: np.ndarray) -> np.ndarray:
@@ -33,9 +34,14 @@ def _check(kind: str) -> None:
         raise ValueError(f"unknown residual kind {kind!r}; expected one of {RESIDUAL_KINDS}")
 
 
-def residual(kind: str, truth: np.ndarray, reco: np.ndarray, truth_pt: np.ndarray) -> np.ndarray:
-    """Residual of ``reco`` w.r.t. ``truth`` (``truth_pt`` in GeV scales ``diff_over_pt``)."""
+def residual(
+    kind: str, truth: np.ndarray | None, reco: np.ndarray, truth_pt: np.ndarray
+) -> np.ndarray:
+    """Residual of ``reco`` w.r.t. ``truth`` (``truth_pt`` in GeV scales ``diff_over_pt``;
+    ``truth`` is not used, and may be None, for ``value``)."""
     _check(kind)
+    if kind == "value":
+        return np.asarray(reco, dtype=np.float64)
     if kind == "log_ratio":
         return np.log(reco / truth)
     if kind == "delta_phi":
@@ -45,9 +51,14 @@ def residual(kind: str, truth: np.ndarray, reco: np.ndarray, truth_pt: np.ndarra
     return reco - truth
 
 
-def apply(kind: str, truth: np.ndarray, r: np.ndarray, truth_pt: np.ndarray) -> np.ndarray:
-    """Reconstructed value from ``truth`` and the sampled residual ``r``."""
+def apply(
+    kind: str, truth: np.ndarray | None, r: np.ndarray, truth_pt: np.ndarray
+) -> np.ndarray:
+    """Reconstructed value from ``truth`` and the sampled residual ``r`` (``truth`` unused, and
+    may be None, for ``value``)."""
     _check(kind)
+    if kind == "value":
+        return np.array(r, dtype=np.float64)
     if kind == "log_ratio":
         return truth * np.exp(r)
     if kind == "delta_phi":

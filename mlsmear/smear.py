@@ -20,9 +20,10 @@ import vector
 
 from .counter_random import event_keys
 from .engine import DEFAULT_BATCH_SIZE, sample_reco
-from .identity import event_identity
+from .identity import event_identity, fold_sample, sample_key_for
 from .kinds import kind_spec
-from .model import Bundle, KindModel, passes_thresholds
+from .met_context import reference_truth, uses_objects
+from .model import PRECISIONS, Bundle, KindModel, passes_thresholds
 from .ordering import pt_order
 from .registry import load
 
@@ -72,17 +73,104 @@ def resolve_model(model: Any, kind: str | None, truth: ak.Array | None = None) -
 
 
 #: Inputs defined from the rest of the event (GenJets, prompt objects), see generate.truth.
-_DERIVED_FROM_EVENTS = ("dr_nearest", "muon_frac", "em_frac", "jet_iso", "ht", "njet")
+_DERIVED_FROM_EVENTS = (
+    "dr_nearest", "nb_pt_ratio", "activity", "muon_frac", "em_frac", "jet_iso", "ht", "njet",
+)
 
 
-def _columns(
-    truth: ak.Array, fields: list[str], extra: Mapping[str, Any], per_event: bool
-) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """Flat float64 truth columns by field, and the number of objects per event."""
+#: Objects per slice of the per-object pipeline in :func:`smear_array` (flatten → features →
+#: network → reco → thresholds → ordering): its memory beyond the input and the output.
+SLICE_OBJECTS = 1 << 17
+#: Largest seed + 1 (seeds are 64-bit: [-2**63, 2**64), negative ones as two's complement).
+_SEED_END = 1 << 64
+
+
+def check_options(seed: Any, batch_size: Any, precision: Any = None) -> int:
+    """The seed as a Python int; ``TypeError``/``ValueError`` naming a bad seed, batch size or
+    precision."""
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
+        raise TypeError(f"seed must be an integer, got {type(seed).__name__} {seed!r}")
+    seed = int(seed)
+    if not -(_SEED_END >> 1) <= seed < _SEED_END:
+        raise ValueError(f"seed must be a 64-bit integer in [-2**63, 2**64), got {seed}")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int | np.integer):
+        raise TypeError(f"batch_size must be a positive integer, got {batch_size!r}")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size}")
+    if precision is not None and precision not in PRECISIONS:
+        raise ValueError(
+            f"precision must be None (the model card's) or one of {', '.join(PRECISIONS)}, got "
+            f"{precision!r}"
+        )
+    return seed
+
+
+def as_truth_array(truth: Any, per_event: bool | None = None) -> ak.Array:
+    """``truth`` as an eager awkward array: Python lists and dicts converted; events masked to
+    None (``ak.mask``) are events without objects; None objects raise ``ValueError``."""
+    if isinstance(truth, list | tuple | dict):
+        try:
+            truth = ak.Array(truth)
+        except Exception as err:  # awkward raises several types for unconvertible input
+            raise TypeError(f"cannot read the truth input as an awkward array: {err}") from None
+    if not isinstance(truth, ak.Array):
+        raise TypeError(
+            "truth must be an awkward array (events × objects of records pt, eta, phi, mass) "
+            f"or a coffea collection, got {type(truth).__name__}"
+        )
+    if ak.backend(truth) == "typetracer" or len(truth) == 0:
+        return truth
+    layout = truth.layout
+    if layout.is_option and truth.ndim == 2 and per_event is not True:
+        truth = _events_without_objects(truth)
+    elif layout.is_option:
+        n_none = int(np.count_nonzero(ak.to_numpy(ak.is_none(truth, axis=0))))
+        if n_none:
+            raise ValueError(
+                f"{n_none} of {len(truth)} events are None (masked): a per-event record (MET) "
+                "must exist in every event; select the events instead of masking them"
+            )
+    item = getattr(truth.type.content, "content", None)
+    if truth.ndim == 2 and per_event is not True and isinstance(item, ak.types.OptionType):
+        n_none = int(ak.count_nonzero(ak.is_none(truth, axis=1), axis=None))
+        if n_none:
+            raise ValueError(
+                f"the truth collection has {n_none} None (masked) object(s): drop them "
+                "(ak.drop_none(truth, axis=1)) or select objects with a boolean mask; events "
+                "masked to None are accepted as events without objects"
+            )
+    return truth
+
+
+def _events_without_objects(truth: ak.Array) -> ak.Array:
+    """A jagged array with events masked to None turned into events without objects, keeping
+    the parameters (coffea collection name, behaviour) and attrs (the NanoEvents)."""
+    layout = truth.layout.to_IndexedOptionArray64()
+    index = np.asarray(layout.index)
+    lists = layout.content.to_ListOffsetArray64(False)
+    offsets = np.asarray(lists.offsets)
+    valid = index >= 0
+    rows = np.where(valid, index, 0)
+    starts = offsets[:-1][rows] if offsets.size > 1 else np.zeros(index.size, np.int64)
+    stops = np.where(valid, offsets[1:][rows] if offsets.size > 1 else starts, starts)
+    content = ak.contents.ListArray(
+        ak.index.Index64(starts.astype(np.int64)), ak.index.Index64(stops.astype(np.int64)),
+        lists.content, parameters=lists.parameters,
+    )
+    return ak.Array(content, behavior=truth.behavior, attrs=truth.attrs)
+
+
+def _counts(truth: ak.Array, per_event: bool) -> np.ndarray:
     depth = truth.ndim
     if depth != (1 if per_event else 2):
         shape = "one record per event" if per_event else "a jagged collection (events × objects)"
         raise ValueError(f"expected {shape}, got an array of dimension {depth}: {truth.type}")
+    if per_event:
+        return np.ones(len(truth), dtype=np.int64)
+    return ak.to_numpy(ak.num(truth, axis=1)).astype(np.int64)
+
+
+def _check_fields(truth: ak.Array, fields: list[str], extra: Mapping[str, Any]) -> None:
     available = set(ak.fields(truth)) | set(extra)
     missing = [f for f in fields if f not in available]
     if missing:
@@ -96,43 +184,98 @@ def _columns(
             f"{sorted(available)} (pass missing per-object inputs with extra={{name: array}}"
             f"{hint})"
         )
-    counts = (
-        np.ones(len(truth), dtype=np.int64) if per_event
-        else ak.to_numpy(ak.num(truth, axis=1)).astype(np.int64)
-    )
+
+
+def _event_slices(counts: np.ndarray, limit: int) -> list[tuple[int, int]]:
+    """Consecutive event ranges of at most ``limit`` objects each (or one larger event)."""
+    offsets = np.concatenate([[0], np.cumsum(counts)])
+    slices, start, n = [], 0, counts.size
+    while start < n:
+        stop = int(np.searchsorted(offsets, offsets[start] + limit, side="right")) - 1
+        stop = min(max(stop, start + 1), n)
+        slices.append((start, stop))
+        start = stop
+    return slices
+
+
+def _columns(
+    truth: ak.Array, fields: list[str], extra: Mapping[str, Any], per_event: bool,
+    events: tuple[int, int], n_objects: int,
+) -> dict[str, np.ndarray]:
+    """Flat float64 truth columns by field of the events ``events`` (a slice of ``truth``)."""
+    start, stop = events
     columns = {}
     for name in fields:
-        values = extra[name] if name in extra else truth[name]
+        values = (extra[name] if name in extra else truth[name])[start:stop]
         flat = values if per_event else ak.flatten(values, axis=1)
         column = np.asarray(ak.to_numpy(flat), dtype=np.float64)
-        if column.shape != (counts.sum(),):
+        if column.shape != (n_objects,):
             raise ValueError(f"input {name!r} does not have the structure of the truth collection")
         columns[name] = column
-    return columns, counts
+    return columns
 
 
-def _check_values(columns: Mapping[str, np.ndarray]) -> None:
-    for name, column in columns.items():
-        bad = np.count_nonzero(~np.isfinite(column))
-        if bad:
-            raise ValueError(f"truth field {name!r} has {bad} NaN/inf value(s) of {column.size}")
-    for name in ("pt", "mass"):
-        if name in columns and (negative := np.count_nonzero(columns[name] < 0)):
-            raise ValueError(f"truth field {name!r} has {negative} negative value(s) (GeV)")
+class _Checks:
+    """Bad values and out-of-range inputs, counted over every slice before any work is done."""
+
+    def __init__(self, model: KindModel) -> None:
+        self.model = model
+        self.n = 0
+        self.bad: dict[str, int] = {}
+        self.negative: dict[str, int] = {}
+        self.out: dict[str, int] = {}
+        self.above: dict[str, int] = {}
+
+    def add(self, columns: Mapping[str, np.ndarray]) -> None:
+        self.n += next(iter(columns.values())).size if columns else 0
+        for name, column in columns.items():
+            self.bad[name] = self.bad.get(name, 0) + np.count_nonzero(~np.isfinite(column))
+        for name in ("pt", "mass"):
+            if name in columns:
+                with np.errstate(invalid="ignore"):
+                    negative = np.count_nonzero(columns[name] < 0)
+                self.negative[name] = self.negative.get(name, 0) + negative
+        if uses_objects(self.model.card):  # the network sees |GenMET + D|, |GenMET|, |D|
+            columns = reference_truth(columns)
+        for feature in self.model.inputs:
+            column = columns[feature.name]
+            self.out[feature.name] = self.out.get(feature.name, 0) + feature.out_of_range(column)
+            with np.errstate(invalid="ignore"):
+                above = np.count_nonzero(column > feature.knots[-1])
+            self.above[feature.name] = self.above.get(feature.name, 0) + above
+
+    def raise_bad(self) -> None:
+        for name, bad in self.bad.items():
+            if bad:
+                raise ValueError(f"truth field {name!r} has {bad} NaN/inf value(s) of {self.n}")
+        for name, negative in self.negative.items():
+            if negative:
+                raise ValueError(f"truth field {name!r} has {negative} negative value(s) (GeV)")
+
+    def warn_out_of_range(self) -> None:
+        model = self.model
+        for feature in model.inputs:
+            n_out = self.out.get(feature.name, 0)
+            if n_out:
+                lo, hi = feature.knots[0], feature.knots[-1]
+                unit = (
+                    f". Most {feature.name} values lie above the training range: mlsmear expects "
+                    "GeV; are these MeV (ATLAS xAOD/PHYSLITE)? Divide pt and mass by 1000"
+                    if feature.name in _ENERGY_FIELDS and 2 * self.above[feature.name] > self.n
+                    else ""
+                )
+                warnings.warn(
+                    f"{n_out} of {self.n} {model.kind} objects have "
+                    f"{feature.name} outside the training range [{lo:.4g}, {hi:.4g}]: clamped to "
+                    "the range edge for the network input (residuals still apply to the true "
+                    f"value){unit}",
+                    OutOfRangeWarning,
+                    stacklevel=4,
+                )
 
 
-def _warn_out_of_range(model: KindModel, columns: Mapping[str, np.ndarray]) -> None:
-    for feature in model.inputs:
-        n_out = feature.out_of_range(columns[feature.name])
-        if n_out:
-            lo, hi = feature.knots[0], feature.knots[-1]
-            warnings.warn(
-                f"{n_out} of {columns[feature.name].size} {model.kind} objects have "
-                f"{feature.name} outside the training range [{lo:.4g}, {hi:.4g}]: clamped to "
-                "the range edge for the network input (residuals still apply to the true value)",
-                OutOfRangeWarning,
-                stacklevel=3,
-            )
+#: Inputs in GeV: most of them above the training range hints at MeV input.
+_ENERGY_FIELDS = ("pt", "mass", "ht")
 
 
 def _charge(kind: str, n: int, truth: ak.Array) -> np.ndarray:
@@ -156,6 +299,8 @@ def smear(
     device: str | torch.device = "auto",
     batch_size: int = DEFAULT_BATCH_SIZE,
     extra: Mapping[str, ak.Array] | None = None,
+    sample_id: str | int | None = None,
+    precision: str | None = None,
 ) -> ak.Array:
     """Reconstructed objects sampled from the learnt detector.
 
@@ -167,12 +312,21 @@ def smear(
             :mod:`mlsmear.coffea`) are accepted.
         model: ``"default"``, a shipped bundle name, a path, or a loaded model.
         kind: object kind; inferred from a coffea collection name or ``pdgId`` if omitted.
-        seed: user seed; the output is a pure function of (seed, event identity, truth).
+        seed: user seed, a 64-bit integer; the output is a pure function of (seed, event
+            identity, truth).
         event_id: event identity (see :mod:`mlsmear.identity`); default from NanoEvents or the
             position in the array.
         device: ``"auto"``, ``"cpu"`` or ``"cuda"``.
-        batch_size: rows per network evaluation (memory is bounded by it).
+        batch_size: rows per network evaluation, a positive integer (memory is bounded by it).
         extra: additional per-object inputs by name, same structure as ``truth``.
+        sample_id: a file or sample name (string or integer) folded into the event identity,
+            so that inputs whose identity repeats across files (Delphes ``Event.Number``, entry
+            numbers, positions in an array) never share random numbers; default: the file of a
+            coffea chunk, else none and an :class:`~mlsmear.identity.IdentityWarning`. Ignored
+            nowhere: given for NanoAOD it changes the numbers too.
+        precision: network evaluation precision, ``"float32"`` or ``"bfloat16"``; default the
+            model card's. ``"float32"`` gives bit-identical output on every x86 CPU (README,
+            Reproducibility).
 
     Returns:
         Same events, lost objects removed, model thresholds applied, pT-ordered, with fields
@@ -183,18 +337,28 @@ def smear(
         input is (see :func:`mlsmear.coffea.smear_collection`).
 
     Raises:
-        ValueError: NaN/inf/negative inputs, missing fields, model–kind mismatch, bad event_id.
+        ValueError: NaN/inf/negative inputs, None objects, missing fields, model–kind mismatch,
+            bad event_id, seed, batch_size or precision.
+        TypeError: an input that is not an array, a seed that is not an integer.
 
     Example:
         >>> reco_jets = mlsmear.smear(gen_jets, seed=1)  # doctest: +SKIP
     """
+    check_options(seed, batch_size, precision)
     options = dict(model=model, kind=kind, seed=seed, event_id=event_id, device=device,
-                   batch_size=batch_size, extra=extra)
-    if is_coffea(truth):
-        from .coffea.nanoevents import smear_collection
+                   batch_size=batch_size, extra=extra, sample_id=sample_id, precision=precision)
+    if not is_coffea(truth):
+        return smear_array(truth, **options)
+    if not _is_dask(truth) and truth.layout.is_option and truth.ndim == 2:
+        truth = as_truth_array(truth)  # events masked to None: events without objects
+    from .coffea.nanoevents import smear_collection
 
-        return smear_collection(truth, **options)
-    return smear_array(truth, **options)
+    return smear_collection(truth, **options)
+
+
+def _is_dask(truth: Any) -> bool:
+    dak = sys.modules.get("dask_awkward")
+    return dak is not None and isinstance(truth, dak.Array)
 
 
 def is_coffea(truth: Any) -> bool:
@@ -216,37 +380,79 @@ def smear_array(
     device: str | torch.device = "auto",
     batch_size: int = DEFAULT_BATCH_SIZE,
     extra: Mapping[str, ak.Array] | None = None,
+    sample_id: str | int | None = None,
+    precision: str | None = None,
 ) -> ak.Array:
     """:func:`smear` of an eager array: the engine itself, plain ``Momentum4D`` output.
 
     Same arguments and result as :func:`smear` for plain awkward arrays; coffea collections are
-    read as plain record arrays (their event identity still comes from the NanoEvents).
+    read as plain record arrays (their event identity still comes from the NanoEvents). The
+    objects go through the whole per-object pipeline in slices of whole events of about
+    :data:`SLICE_OBJECTS` objects, so memory beyond the input and the output is bounded.
     """
+    seed = check_options(seed, batch_size, precision)
+    truth = as_truth_array(truth)
     kind_model = resolve_model(model, kind, truth)
     spec = kind_model.spec
-    columns, counts = _columns(truth, kind_model.input_fields, extra or {}, spec.per_event)
-    _check_values(columns)
-    _warn_out_of_range(kind_model, columns)
-    run, lumi, event = event_identity(truth, event_id)
-    keys = np.repeat(event_keys(seed, run, lumi, event), counts)
+    extra = extra or {}
+    fields = kind_model.input_fields
+    _check_fields(truth, fields, extra)
+    counts = _counts(truth, spec.per_event)
+    slices = _event_slices(counts, SLICE_OBJECTS)
     offsets = np.concatenate([[0], np.cumsum(counts)])
-    index = np.arange(counts.sum(), dtype=np.int64) - np.repeat(offsets[:-1], counts)
-    reconstructed, reco = sample_reco(
-        kind_model, columns, keys, index, device=device, batch_size=batch_size
-    )
+    checks = _Checks(kind_model)
+    for a, b in slices:
+        checks.add(_columns(truth, fields, extra, spec.per_event, (a, b), offsets[b] - offsets[a]))
+    checks.raise_bad()
+    checks.warn_out_of_range()
+    run, lumi, event = event_identity(truth, event_id)
+    run = fold_sample(run, sample_key_for(truth, event_id, sample_id))
+    event_key = event_keys(seed, run, lumi, event)
+    n = int(offsets[-1])
     if spec.per_event:
-        return ak.zip(
-            {"pt": reco["pt"], "phi": reco["phi"]},
-            with_name="Momentum2D", behavior=vector.backends.awkward.behavior,
+        out = {"pt": np.empty(n), "phi": np.empty(n)}
+    else:
+        out = {
+            "pt": np.empty(n), "eta": np.empty(n), "phi": np.empty(n), "mass": np.empty(n),
+            "charge": np.empty(n, dtype=np.int32), "truth_index": np.empty(n, dtype=np.int64),
+            **{tag: np.empty(n) for tag in kind_model.tags},
+        }
+    new_counts = np.empty(counts.size, dtype=np.int64)
+    filled = 0
+    for a, b in slices:
+        o_a, o_b = offsets[a], offsets[b]
+        columns = _columns(truth, fields, extra, spec.per_event, (a, b), o_b - o_a)
+        slice_counts = counts[a:b]
+        keys = np.repeat(event_key[a:b], slice_counts)
+        index = np.arange(o_b - o_a, dtype=np.int64) - np.repeat(offsets[a:b] - o_a, slice_counts)
+        reconstructed, reco = sample_reco(
+            kind_model, columns, keys, index, device=device, batch_size=batch_size,
+            precision=precision,
         )
-    return _collection(kind_model, truth, columns, reco, reconstructed, counts, index)
+        if spec.per_event:
+            out["pt"][o_a:o_b], out["phi"][o_a:o_b] = reco["pt"], reco["phi"]
+            continue
+        kept, new_counts[a:b] = _collection(
+            kind_model, truth[a:b], columns, reco, reconstructed, slice_counts, index
+        )
+        for name, values in kept.items():
+            out[name][filled:filled + values.size] = values
+        filled += kept["pt"].size
+    behavior = vector.backends.awkward.behavior
+    if spec.per_event:
+        return ak.zip(out, with_name="Momentum2D", behavior=behavior)
+    flat = ak.zip(
+        {name: values[:filled] for name, values in out.items()},
+        with_name="Momentum4D", behavior=behavior,
+    )
+    return ak.unflatten(flat, new_counts)
 
 
 def _collection(
     model: KindModel, truth: ak.Array, columns: Mapping[str, np.ndarray],
     reco: dict[str, np.ndarray], reconstructed: np.ndarray, counts: np.ndarray, index: np.ndarray,
-) -> ak.Array:
-    """Select, order and unflatten the smeared objects."""
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Select and order the smeared objects: flat output fields and the objects kept per event."""
     keep = passes_thresholds(model.thresholds, reconstructed, reco)
     order, new_counts = pt_order(reco["pt"], keep, counts)
     mass = reco.get("mass")
@@ -257,5 +463,5 @@ def _collection(
         "mass": np.asarray(mass)[order], "charge": _charge(model.kind, index.size, truth)[order],
         "truth_index": index[order],
     }
-    flat = ak.zip(fields, with_name="Momentum4D", behavior=vector.backends.awkward.behavior)
-    return ak.unflatten(flat, new_counts)
+    fields.update({tag: reco[tag][order] for tag in model.tags})
+    return fields, new_counts

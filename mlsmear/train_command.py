@@ -10,7 +10,9 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
+from .event_pairs import tag_columns, teacher_recoil
 from .kinds import KINDS, kind_spec
+from .met_context import RECOIL_FIELDS, REFERENCE, reference_truth
 from .model import PRECISIONS
 from .training import TrainConfig, fit_model
 
@@ -22,7 +24,11 @@ _EXTRA_INPUTS = {
         ("truth_hadronFlavour", "hadronFlavour", "onehot"),
         ("truth_muon_frac", "muon_frac", "quantile"),
         ("truth_em_frac", "em_frac", "quantile"),
+        ("truth_dr_nearest", "dr_nearest", "quantile"),
+        ("truth_nb_pt_ratio", "nb_pt_ratio", "quantile"),
+        ("truth_activity", "activity", "quantile"),
     ),
+    "met": (("genmet", "genmet", "quantile"), ("dmet", "dmet", "quantile")),
     **dict.fromkeys(("electron", "muon", "photon"), (("truth_jet_iso", "jet_iso", "quantile"),)),
 }
 
@@ -77,14 +83,31 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="evaluation precision written into the card (bfloat16: ~2x faster on CPUs with "
         "AVX512-BF16; validate at the precision you ship)",
     )
+    parser.add_argument(
+        "--no-tags", action="store_true",
+        help="jets: do not learn the teacher's b/c-tags (default: learn those the pairs hold)",
+    )
+    parser.add_argument(
+        "--met-without-objects", action="store_true",
+        help="MET: smear around GenMET alone, not GenMET plus the recoil of the reconstructed "
+        "jets and muons (default when the sources hold jets and muons)",
+    )
+    parser.add_argument(
+        "--met", default="auto",
+        help="NanoAOD reco MET collection: auto (MET, else Run-3 PFMET), or e.g. PuppiMET",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(func=run)
 
 
 def columns_from_pairs(
-    kind: str, table: pa.Table
+    kind: str, table: pa.Table, recoil: tuple[np.ndarray, np.ndarray] | None = None
 ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], np.ndarray]:
-    """Flat truth columns (by field), reco columns (by quantity) and the matched flags."""
+    """Flat truth columns (by field), reco columns (by quantity; jets: also their tags, see
+    :func:`mlsmear.event_pairs.tag_columns`) and the matched flags. For MET, ``recoil`` (the
+    teacher's object recoil per row, :func:`mlsmear.event_pairs.teacher_recoil`) makes the
+    truth columns those of a MET model with object context
+    (:func:`mlsmear.met_context.reference_truth`)."""
     spec = kind_spec(kind)
     fields = [f for f, _ in spec.inputs] + list(spec.quantities)
     fields += [field for _, field, _ in _EXTRA_INPUTS.get(kind, ())]
@@ -98,7 +121,11 @@ def columns_from_pairs(
         for q in spec.quantities
     }
     if "matched" not in names:  # MET: always reconstructed
+        if recoil is not None:
+            truth = reference_truth({**truth, **dict(zip(RECOIL_FIELDS, recoil, strict=True))})
         return truth, reco, np.ones(len(table), dtype=bool)
+    if kind == "jet":
+        reco.update(tag_columns(table)[0])
     return truth, reco, table.column("matched").to_numpy().astype(bool)
 
 
@@ -117,17 +144,43 @@ def _provenance(sources: list[str], n_rows: int) -> dict:
     return {"training": {"data": provenance, "rows": n_rows}}
 
 
+def _check_arguments(args: argparse.Namespace) -> None:
+    """``ValueError`` naming a training option that cannot give a model (before any reading)."""
+    positive = {"--epochs": args.epochs, "--batch-size": args.batch_size, "--head": args.head}
+    positive.update({"--trunk": min(args.trunk)} if args.trunk else {"--trunk": 0})
+    for option, value in positive.items():
+        if value is None or value < 1:
+            raise ValueError(f"train {option} must be a positive integer, got {value}")
+    if args.patience is not None and args.patience < 0:
+        raise ValueError(f"train --patience must be >= 0, got {args.patience}")
+    if not (args.learning_rate > 0 and np.isfinite(args.learning_rate)):
+        raise ValueError(
+            f"train --learning-rate must be a positive number, got {args.learning_rate}"
+        )
+    if args.max_objects is not None and args.max_objects < 1:
+        raise ValueError(f"train --max-objects must be a positive integer, got {args.max_objects}")
+
+
 def run(args: argparse.Namespace) -> int:
     """Train and save; prints where the model card went."""
     from .readers import pairs_from_source  # uproot/pyarrow readers load only when used
 
-    tables = pairs_from_source(args.pairs if len(args.pairs) > 1 else args.pairs[0])
+    _check_arguments(args)
+    tables = pairs_from_source(
+        args.pairs if len(args.pairs) > 1 else args.pairs[0], met=getattr(args, "met", "auto")
+    )
     if args.kind not in tables:
         raise ValueError(f"the sources hold no {args.kind} pairs (they have {sorted(tables)})")
     table = tables[args.kind]
     if args.max_objects and len(table) > args.max_objects:
         table = table.slice(0, args.max_objects)
-    truth, reco, matched = columns_from_pairs(args.kind, table)
+    recoil = None
+    card = _provenance(list(args.pairs), len(table))
+    if args.kind == "met" and not args.met_without_objects and {"jet", "muon"} <= set(tables):
+        recoil = teacher_recoil({**tables, "met": table})
+        card["reference"] = REFERENCE
+    truth, reco, matched = columns_from_pairs(args.kind, table, recoil)
+    tag_types = tag_columns(table)[1] if args.kind == "jet" and not args.no_tags else {}
     thresholds = {}
     if kind_spec(args.kind).has_efficiency:
         lowest = float(np.floor(np.min(reco["pt"][matched]))) if matched.any() else 0.0
@@ -140,7 +193,7 @@ def run(args: argparse.Namespace) -> int:
     )
     model = fit_model(
         args.kind, truth, reco, matched, inputs=default_inputs(args.kind, truth),
-        thresholds=thresholds, config=config, card=_provenance(list(args.pairs), len(table)),
+        thresholds=thresholds, config=config, card=card, tag_types=tag_types,
     )
     model.precision = args.precision
     path = model.save(args.output)

@@ -24,7 +24,7 @@ from tqdm.auto import tqdm
 
 from . import residuals
 from .binning import ResidualBinning
-from .kinds import ZERO_TOLERANCE, kind_spec
+from .kinds import TAG_RESIDUAL, ZERO_TOLERANCE, kind_spec
 from .model import KindModel
 from .network import SmearNet
 from .transforms import InputFeature, input_matrix
@@ -66,14 +66,17 @@ class TrainConfig:
 
 
 def zero_rows(
-    kind: str, reco: Mapping[str, np.ndarray], matched: np.ndarray
+    kind: str, reco: Mapping[str, np.ndarray], matched: np.ndarray, tags: Sequence[str] = ()
 ) -> dict[str, np.ndarray]:
-    """Matched rows whose reco value is 0 (within :data:`~mlsmear.kinds.ZERO_TOLERANCE`), for the
-    quantities of the kind that may be zero and are at least :data:`MIN_ZERO_ROWS` times."""
+    """Matched rows whose reco value is 0 (within :data:`~mlsmear.kinds.ZERO_TOLERANCE` for the
+    kind's quantities that may be zero, exactly 0 for the ``tags``), for the quantities with at
+    least :data:`MIN_ZERO_ROWS` such rows."""
     out = {}
-    for q in kind_spec(kind).may_be_zero:
+    tolerance = dict.fromkeys(kind_spec(kind).may_be_zero, ZERO_TOLERANCE)
+    tolerance |= dict.fromkeys(tags, 0.0)
+    for q, tol in tolerance.items():
         with np.errstate(invalid="ignore"):
-            zero = matched & (np.abs(reco[q]) <= ZERO_TOLERANCE)
+            zero = matched & (np.abs(reco[q]) <= tol)
         if zero.sum() >= MIN_ZERO_ROWS:
             out[q] = zero
     return out
@@ -85,13 +88,16 @@ def _binned_residuals(
     reco: Mapping[str, np.ndarray],
     matched: np.ndarray,
     zero: Mapping[str, np.ndarray],
+    tags: Sequence[str] = (),
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """Per quantity: the rows that get a residual bin (matched, reco value not exactly 0) and
-    their residuals."""
+    """Per quantity (the kind's kinematics, then ``tags``): the rows that get a residual bin
+    (matched, reco value not exactly 0) and their residuals."""
     spec = kind_spec(kind)
-    for q, kind_r in zip(spec.quantities, spec.residuals, strict=True):
+    kinds = (*spec.residuals, *(TAG_RESIDUAL for _ in tags))
+    for q, kind_r in zip((*spec.quantities, *tags), kinds, strict=True):
         rows = matched & ~zero.get(q, np.zeros_like(matched))
-        yield rows, residuals.residual(kind_r, truth[q][rows], reco[q][rows], truth["pt"][rows])
+        base = truth[q][rows] if q in truth else None
+        yield rows, residuals.residual(kind_r, base, reco[q][rows], truth["pt"][rows])
 
 
 def training_targets(
@@ -101,6 +107,7 @@ def training_targets(
     matched: np.ndarray,
     binnings: Sequence[ResidualBinning],
     zero: Mapping[str, np.ndarray] | None = None,
+    tags: Sequence[str] = (),
 ) -> tuple[np.ndarray, np.ndarray]:
     """Target categories ``(n, n_q)`` and CDF positions ``(n, n_q)`` per object. Category 0
     is "lost" for the first quantity and "reco value 0" for the quantities in ``zero``
@@ -108,7 +115,8 @@ def training_targets(
     n, n_q = matched.size, len(binnings)
     categories = np.zeros((n, n_q), dtype=np.int64)
     positions = np.full((n, n_q), 0.5)
-    for k, (rows, r) in enumerate(_binned_residuals(kind, truth, reco, matched, zero or {})):
+    binned = _binned_residuals(kind, truth, reco, matched, zero or {}, tags)
+    for k, (rows, r) in enumerate(binned):
         positions[rows, k] = binnings[k].positions(r)
         categories[rows, k] = binnings[k].categories(r)
         positions[matched & ~rows, k] = 0.0
@@ -116,11 +124,12 @@ def training_targets(
 
 
 def _fit_binnings(
-    kind, truth, reco, matched, zero: Mapping[str, np.ndarray], config: TrainConfig
+    kind, truth, reco, matched, zero: Mapping[str, np.ndarray], config: TrainConfig,
+    tags: Sequence[str],
 ) -> list[ResidualBinning]:
     return [
         ResidualBinning.fit(r, scheme=config.binning)
-        for _, r in _binned_residuals(kind, truth, reco, matched, zero)
+        for _, r in _binned_residuals(kind, truth, reco, matched, zero, tags)
     ]
 
 
@@ -143,6 +152,7 @@ def fit_model(
     thresholds: Mapping[str, float] | None = None,
     config: TrainConfig = TrainConfig(),
     card: Mapping | None = None,
+    tag_types: Mapping[str, str] | None = None,
 ) -> KindModel:
     """Train the model of one object kind.
 
@@ -155,6 +165,8 @@ def fit_model(
         thresholds: reco cuts applied after smearing (``pt_min`` GeV, ``abs_eta_max``).
         config: training settings.
         card: provenance recorded in the model card (generator, card, event counts, ...).
+        tag_types: tags to learn after the kinematics (their reco values in ``reco``), each
+            ``"decision"`` (0/1) or ``"discriminant"``, see :class:`~mlsmear.model.KindModel`.
     """
     spec = kind_spec(kind)
     matched = np.asarray(matched, dtype=bool)
@@ -165,14 +177,16 @@ def fit_model(
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
     features = [InputFeature.fit(n, t, truth[n]) for n, t in (inputs or spec.inputs)]
-    zero = zero_rows(kind, reco, matched) if config.zero_category else {}
-    binnings = _fit_binnings(kind, truth, reco, matched, zero, config)
-    categories, positions = training_targets(kind, truth, reco, matched, binnings, zero)
+    tag_types = dict(tag_types or {})
+    tags = tuple(tag_types)
+    zero = zero_rows(kind, reco, matched, tags) if config.zero_category else {}
+    binnings = _fit_binnings(kind, truth, reco, matched, zero, config, tags)
+    categories, positions = training_targets(kind, truth, reco, matched, binnings, zero, tags)
     x = torch.from_numpy(input_matrix(features, truth))
     cat_t, pos_t = torch.from_numpy(categories), torch.from_numpy(positions.astype(np.float32))
     matched_t = torch.from_numpy(matched)
     net = SmearNet(
-        x.shape[1], len(spec.quantities), trunk=config.trunk, head=config.head,
+        x.shape[1], len(spec.quantities) + len(tags), trunk=config.trunk, head=config.head,
         autoregressive=config.autoregressive,
     )
     order = rng.permutation(matched.size)
@@ -218,5 +232,5 @@ def fit_model(
     full_card = {**(card or {}), "training": {**(card or {}).get("training", {}), **training}}
     return KindModel(
         kind, features, binnings, net, dict(thresholds or {}), full_card,
-        zero_quantities=tuple(zero),
+        zero_quantities=tuple(zero), tags=tags, tag_types=tag_types,
     )

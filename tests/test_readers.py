@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import uproot
 
-from mlsmear.pairs import OBJECT_KINDS, validate_table, write_pairs
+from mlsmear.pairs import OBJECT_KINDS, RECO_ONLY, validate_table, write_pairs
 from mlsmear.readers import (
     nanoaod_event_id,
     pairs_from_source,
@@ -83,7 +83,9 @@ def test_delphes_delta_r_matching():
     np.testing.assert_array_equal(
         pairs["met"].column("event").to_numpy(), ak.to_numpy(ak.flatten(number))
     )
-    assert set(pairs) == {*OBJECT_KINDS, "met"}
+    assert set(pairs) == {*OBJECT_KINDS, "met", *RECO_ONLY.values()}
+    n_reco = len(ak.flatten(uproot.open(DELPHES)["Delphes"]["Jet.PT"].array()))
+    assert pairs["jet_reco_only"].num_rows == n_reco - len(matched)  # the rest of the reco
 
 
 def test_dispatch_on_sources(tmp_path, nano_tt):

@@ -24,15 +24,21 @@ def test_train_on_nanoaod_jets(tmp_path):
     card = json.loads((tmp_path / "jet.json").read_text())
     assert card["training"]["objects"] == 1694 and card["training"]["matched"] == 1336
     assert [f["name"] for f in card["inputs"]] == [
-        "pt", "eta", "mass", "hadronFlavour", "muon_frac", "em_frac"
+        "pt", "eta", "mass", "hadronFlavour", "muon_frac", "em_frac", "dr_nearest",
+        "nb_pt_ratio", "activity",
     ]
+    assert card["tags"] == {"btag": "discriminant"}  # NanoAOD: btagDeepFlavB itself
     model = mlsmear.load(tmp_path / "jet.json")
     assert model.thresholds["pt_min"] >= 10.0  # the file's reco jets start at 15 GeV
     truth = ak.zip({"pt": [[40.0, 25.0]], "eta": [[0.1, -1.0]], "phi": [[0.0, 1.0]],
                     "mass": [[5.0, 3.0]], "hadronFlavour": [[5, 0]], "muon_frac": [[0.0, 0.0]],
-                    "em_frac": [[0.0, 0.9]]})
+                    "em_frac": [[0.0, 0.9]], "dr_nearest": [[3.0, 3.0]],
+                    "nb_pt_ratio": [[0.6, 1.6]], "activity": [[0.0, 0.0]]})
     out = mlsmear.smear(truth, model=model, seed=1)
     assert len(out) == 1 and np.all(ak.to_numpy(ak.flatten(out.pt)) > model.thresholds["pt_min"])
+    tags = ak.to_numpy(ak.flatten(out.btag))  # within the file's discriminant range
+    lo, hi = model.binnings[-1].knots[[0, -1]]
+    assert np.all((tags == 0.0) | ((tags >= lo) & (tags <= hi))) and 0.0 <= lo <= hi <= 1.0
 
 
 def test_train_errors_are_clear(tmp_path, capsys):

@@ -12,10 +12,14 @@ from pathlib import Path
 from typing import Any
 
 import awkward as ak
+import numpy as np
 
+from ..identity import fold_sample
+from ..met_context import RECOIL_FIELDS
 from ..model import Bundle, KindModel
 from ..registry import load
 from ..smear import resolve_model, smear_array
+from ..whole_event import smeared_recoil
 from .collections import OutputForm
 from .truth import Selection, derived_inputs
 
@@ -61,6 +65,11 @@ class ChunkSpec:
         selection: how truth objects are chosen among the rows; form: the output layout.
         record_schema: ``nanoaod`` or ``delphes``, how to read the generator record passed to
             :func:`smear_chunk` (None: no record).
+        sample: the sample key folded into the run of every event (see :mod:`mlsmear.identity`;
+            0: none); precision: evaluation precision (None: the model card's).
+        objects: for a MET model with object context (:mod:`mlsmear.met_context`), the specs of
+            the jet and muon chunks whose sampled objects MET follows (their arrays are passed
+            to :func:`smear_chunk` after the MET's own).
     """
 
     model: ModelRef
@@ -71,6 +80,9 @@ class ChunkSpec:
     selection: Selection
     form: OutputForm
     record_schema: str | None = None
+    sample: int = 0
+    precision: str | None = None
+    objects: tuple[ChunkSpec, ...] = ()
 
 
 def smear_chunk(
@@ -82,6 +94,7 @@ def smear_chunk(
     event: Any,
     gen_jets: ak.Array | None,
     record: ak.Array | None = None,
+    *object_arrays: ak.Array | None,
 ) -> ak.Array:
     """Smear one eager chunk.
 
@@ -94,15 +107,42 @@ def smear_chunk(
             the e/μ/γ models' ``jet_iso``.
         record: the generator record (:func:`mlsmear.coffea.truth.record_columns`), for the jet
             model's prompt content and Delphes ``hadronFlavour``.
+        object_arrays: per spec of ``spec.objects``, its ``rows``, ``gen_jets`` and ``record``
+            (same events, same identity).
     """
+    if spec.sample:
+        run = fold_sample(np.zeros(len(rows), np.int64) if run is None else ak.to_numpy(run),
+                          spec.sample)
+    extra = {}
+    if spec.objects:
+        truths, recos = {}, {}
+        for k, sub in enumerate(spec.objects):
+            sub_rows, sub_jets, sub_record = object_arrays[3 * k : 3 * k + 3]
+            truths[sub.kind], recos[sub.kind] = _smeared(
+                sub, sub_rows, run, lumi, event, sub_jets, sub_record
+            )
+        extra = dict(zip(RECOIL_FIELDS, smeared_recoil(truths, recos), strict=True))
+    truth, smeared = _smeared(spec, rows, run, lumi, event, gen_jets, record, extra)
+    return spec.form.build(smeared, truth, source_counts)
+
+
+def _smeared(
+    spec: ChunkSpec, rows: ak.Array, run: Any, lumi: Any, event: Any,
+    gen_jets: ak.Array | None, record: ak.Array | None, extra: dict | None = None,
+) -> tuple[ak.Array, ak.Array]:
+    """The chunk's truth objects (with the inputs derived for them as fields) and the engine's
+    plain output for them (run already holds the sample key)."""
     truth = spec.selection.apply(rows)
     model = spec.model.kind_model(spec.kind)
-    extra = derived_inputs(model, truth, gen_jets, record, spec.record_schema)
+    derived = derived_inputs(model, truth, gen_jets, record, spec.record_schema)
+    derived.update(extra or {})
     smeared = smear_array(
         truth, model=model, seed=spec.seed, event_id=(run, lumi, event), device=spec.device,
-        batch_size=spec.batch_size, extra=extra,
+        batch_size=spec.batch_size, extra=derived, precision=spec.precision,
     )
-    return spec.form.build(smeared, truth, source_counts)
+    for name, values in derived.items():
+        truth = ak.with_field(truth, values, name)
+    return truth, smeared
 
 
 class ChunkCall:

@@ -1,10 +1,10 @@
 """Smeared objects laid out as collections of the events' schema (NanoAOD or Delphes).
 
 NanoAOD objects: ``pt``, ``eta``, ``phi``, ``mass`` (GeV; mass only, no energy), ``charge``,
-``pdgId`` for leptons and photons, and the links to their truth object: the local ``genJetIdx`` /
-``genPartIdx`` (index in the event's ``GenJet`` / ``GenPart``) and the global ``genJetIdxG`` /
-``genPartIdxG`` (row in the chunk's flat collection) that ``.matched_gen`` reads. NanoAOD ``MET``:
-``pt``, ``phi``. Delphes objects: ``PT``, ``Eta``, ``Phi`` (``Mass`` for jets), ``Charge`` and the
+``pdgId`` for leptons and photons, the jets' learnt tags (:data:`TAG_FIELDS`), and the links to
+their truth object: the local ``genJetIdx`` / ``genPartIdx`` (index in the event's ``GenJet`` /
+``GenPart``) and the global ``genJetIdxG`` / ``genPartIdxG`` (row in the chunk's flat
+collection) that ``.matched_gen`` reads. NanoAOD ``MET``: ``pt``, ``phi``. Delphes objects: ``PT``, ``Eta``, ``Phi`` (``Mass`` for jets), ``Charge`` and the
 lower-case aliases coffea's ``DelphesSchema`` adds; ``MissingET``: ``MET``, ``Eta`` (0), ``Phi``.
 Every collection carries its coffea behaviour record and the ``collection_name`` parameter.
 Values are float64 (the engine's precision).
@@ -21,7 +21,14 @@ from coffea.nanoevents.methods import delphes, nanoaod
 from ..generate.truth import OBJECT_PDG
 from .schemas import Target
 
-__all__ = ["OutputForm"]
+__all__ = ["OutputForm", "TAG_FIELDS"]
+
+#: Schema field of each learnt jet tag (a decision teacher's tag reads 1.0 / 0.0 in NanoAOD: any
+#: working point between 0 and 1 selects the teacher's tagged jets; Delphes: bit 0 of ``BTag``).
+TAG_FIELDS = {
+    "nanoaod": {"btag": "btagDeepFlavB", "ctag": "btagDeepFlavCvL"},
+    "delphes": {"btag": "BTag"},
+}
 
 _BEHAVIOR = {"nanoaod": nanoaod.behavior, "delphes": delphes.behavior}
 
@@ -60,12 +67,16 @@ class OutputForm:
         flat = ak.flatten(smeared, axis=1)
         pt, eta, phi, mass = (ak.to_numpy(flat[f]) for f in ("pt", "eta", "phi", "mass"))
         charge = ak.to_numpy(flat.charge)
+        tags = {t: ak.to_numpy(flat[t]) for t in TAG_FIELDS[self.schema] if t in flat.fields}
         if self.schema == "delphes":
             fields = {"PT": pt, "Eta": eta, "Phi": phi, "Charge": charge}
             fields.update({"Mass": mass} if self.target.kind == "jet" else {})
+            if "btag" in tags:  # bit 0 of BTag: the tag's decision
+                fields["BTag"] = (tags["btag"] >= 0.5).astype(np.uint32)
             fields.update(pt=pt, eta=eta, phi=phi, mass=mass)
         else:
             fields = {"pt": pt, "eta": eta, "phi": phi, "mass": mass, "charge": charge}
+            fields.update({TAG_FIELDS["nanoaod"][t]: v for t, v in tags.items()})
             pdg = OBJECT_PDG.get(self.target.kind)
             if pdg is not None:
                 fields["pdgId"] = (np.full_like(charge, pdg) if pdg == 22 else -pdg * charge)

@@ -17,7 +17,8 @@ import awkward as ak
 import torch
 
 from ..engine import DEFAULT_BATCH_SIZE
-from ..identity import event_identity, events_of, identity_columns
+from ..identity import event_identity, events_of, identity_columns, sample_key_for
+from ..met_context import RECOIL_FIELDS, uses_objects
 from ..model import Bundle, KindModel
 from ..smear import infer_kind
 from .chunk import ChunkCall, ChunkSpec, ModelRef
@@ -95,6 +96,8 @@ def smear_collection(
     device: str | torch.device = "auto",
     batch_size: int = DEFAULT_BATCH_SIZE,
     extra: Mapping[str, Any] | None = None,
+    sample_id: str | int | None = None,
+    precision: str | None = None,
 ) -> Any:
     """Reconstructed objects of a coffea truth collection, as a collection of its schema.
 
@@ -114,6 +117,25 @@ def smear_collection(
             "extra= is for plain arrays; add the input to the coffea collection as a field "
             "(ak.with_field) and it is read from there"
         )
+    call, args, meta, lazy = _plan(
+        collection, model=ModelRef(model), kind=kind, seed=seed, event_id=event_id,
+        device=device, batch_size=batch_size, sample_id=sample_id, precision=precision,
+    )
+    lib = _dask_awkward() if lazy else ak
+    out = call(*(a._meta if _is_lazy(a) else a for a in args))  # the result, or its type
+    if call.spec.form.schema is not None:  # coffea's attrs lead .matched_gen to the events
+        out = ak.Array(out, behavior=out.behavior, attrs=meta.attrs)
+    label = f"mlsmear-{call.spec.kind}"
+    return lib.map_partitions(call, *args, meta=out, label=label) if lazy else out
+
+
+def _plan(
+    collection: Any, *, model: ModelRef, kind: str | None, seed: int, event_id: Any,
+    device: str | torch.device, batch_size: int, sample_id: str | int | None,
+    precision: str | None,
+) -> tuple[ChunkCall, tuple, Any, bool]:
+    """The chunk function and its arguments for a collection (see :func:`smear_collection`);
+    for a MET model with object context also the jet and muon chunks it follows."""
     lazy = _is_lazy(collection)
     meta = collection._meta if lazy else collection
     events = events_of(meta.attrs)
@@ -122,7 +144,7 @@ def smear_collection(
     schema = schema_of(events) if events is not None else None
     source = meta.layout.purelist_parameters("collection_name")
     kind = kind or infer_kind(meta)
-    ref = ModelRef(model)
+    ref = model
     kind_model = ref.kind_model(kind)
     columns, selection = truth_columns(
         collection, source=source, kind=kind, model=kind_model, schema=schema
@@ -145,14 +167,28 @@ def smear_collection(
     identity = (
         _lazy_identity(events, event_id) if lazy else event_identity(collection, event_id)
     )
+    sample = sample_key_for(meta, event_id, sample_id, lazy=lazy)
     form = OutputForm(schema.name, schema.target(kind), link) if schema else OutputForm()
+    objects, object_args = [], []
+    if kind == "met" and uses_objects(kind_model.card) and not set(RECOIL_FIELDS) <= set(columns):
+        if events is None or schema is None:
+            raise ValueError(
+                "this MET model follows the sampled jets and muons: smear NanoAOD or Delphes "
+                "events (mlsmear.smear_events, or smear(events.GenMET)), or give a plain MET "
+                f"record with {list(RECOIL_FIELDS)} (mlsmear.whole_event.smear_event)"
+            )
+        for sub_kind in ("jet", "muon"):
+            source = schema.target(sub_kind).source
+            sub_call, sub_args, _, _ = _plan(
+                events[source], model=ref, kind=sub_kind, seed=seed, event_id=event_id,
+                device=device, batch_size=batch_size, sample_id=sample_id, precision=precision,
+            )
+            objects.append(sub_call.spec)
+            object_args += [sub_args[0], sub_args[5], sub_args[6]]  # rows, gen_jets, record
     call = ChunkCall(ChunkSpec(
         ref, kind, seed, str(device), batch_size, selection, form,
-        schema.name if record is not None else None,
+        schema.name if record is not None else None, sample, precision, tuple(objects),
     ))
     gen_jets, record = (lib.zip(c) if c is not None else None for c in (gen_jets, record))
-    args = (lib.zip(columns), source_counts, *identity, gen_jets, record)
-    out = call(*(a._meta if _is_lazy(a) else a for a in args))  # the result, or its type
-    if schema is not None:  # coffea's attrs lead .matched_gen to the events
-        out = ak.Array(out, behavior=out.behavior, attrs=meta.attrs)
-    return lib.map_partitions(call, *args, meta=out, label=f"mlsmear-{kind}") if lazy else out
+    args = (lib.zip(columns), source_counts, *identity, gen_jets, record, *object_args)
+    return call, args, meta, lazy

@@ -13,11 +13,12 @@ Two steps, so that the same code serves eager, virtual and dask-awkward events:
 :func:`derived_inputs` computes the model inputs a truth collection lacks but its chunk defines:
 ``ht`` and ``njet`` of the MET model from the GenJets (:func:`mlsmear.generate.truth.jet_activity`:
 jets with pT > 20 GeV, no η cut), ``jet_iso`` of electrons, muons and photons from the GenJets
-(:func:`mlsmear.generate.truth.jet_isolation`), the jets' ``dr_nearest``, their ``muon_frac`` and
-``em_frac`` from the prompt objects of the generator record (NanoAOD ``GenPart``, Delphes
-``Particle``; :func:`mlsmear.generate.truth.prompt_content`) and, for Delphes, their
-``hadronFlavour`` from ``Particle`` (:func:`mlsmear.readers.delphes.delphes_hadron_flavour`: the
-labels the Delphes reader writes).
+(:func:`mlsmear.generate.truth.jet_isolation`), the jets' neighbourhood (``dr_nearest``,
+``nb_pt_ratio``, ``activity``: :func:`mlsmear.generate.truth.neighbour_context`), their
+``muon_frac`` and ``em_frac`` from the prompt objects of the generator record (NanoAOD
+``GenPart``, Delphes ``Particle``; :func:`mlsmear.generate.truth.prompt_content`) and, for Delphes,
+their ``hadronFlavour`` from ``Particle`` (:func:`mlsmear.readers.delphes.delphes_hadron_flavour`:
+the labels the Delphes reader writes).
 """
 
 from __future__ import annotations
@@ -29,15 +30,17 @@ import awkward as ak
 import numpy as np
 
 from ..generate.truth import (
+    NEIGHBOUR_INPUTS,
     OBJECT_PDG,
     jet_activity,
     jet_isolation,
-    nearest_distance,
+    neighbour_context,
     prompt_collections,
     prompt_content,
     prompt_objects,
     visible_particles,
 )
+from ..met_context import RECOIL_FIELDS
 from ..model import KindModel
 from ..readers.delphes import delphes_hadron_flavour, delphes_record
 from ..readers.nanoaod import prompt_mask
@@ -60,7 +63,7 @@ _NANOAOD_RECORD = ("pdgId", "status", "statusFlags")
 _NANOAOD_PROMPT = (*_NANOAOD_RECORD, "pt", "eta", "phi")
 #: Inputs :func:`derived_inputs` can compute when the truth collection lacks them.
 _DERIVED = {
-    "jet": ("dr_nearest",), "met": ("ht", "njet"),
+    "jet": NEIGHBOUR_INPUTS, "met": ("ht", "njet", *RECOIL_FIELDS),
     **dict.fromkeys(("electron", "muon", "photon"), ("jet_iso",)),
 }
 #: ... and those it computes from the generator record of each schema.
@@ -218,14 +221,15 @@ def derived_inputs(
         if model.kind == "met":
             ht, njet = jet_activity(jets)
             values = {"ht": ht, "njet": njet.astype(np.float64)}
-            return {n: values[n] for n in lacking}
+            # the object recoil comes from the chunk's sampled objects (mlsmear.coffea.chunk)
+            return {n: values[n] for n in lacking if n in values}
         objects = Collection.from_awkward(truth, ("pt", "eta", "phi"))
         return {"jet_iso": ak.unflatten(jet_isolation(objects, jets), objects.counts)}
     jets = Collection.from_awkward(truth, ("pt", "eta", "phi"))
     values = {}
-    if "dr_nearest" in lacking:
-        values["dr_nearest"] = nearest_distance(jets)
-    if set(lacking) - {"dr_nearest"}:  # from the record: prompt content, Delphes hadronFlavour
+    if set(lacking) & set(NEIGHBOUR_INPUTS):
+        values.update(neighbour_context(jets))
+    if set(lacking) - set(NEIGHBOUR_INPUTS):  # from the record: prompt content, hadronFlavour
         prompt, particles = _prompt_from_record(record, schema)
         values.update(prompt_content(jets, prompt))
         if particles is not None:

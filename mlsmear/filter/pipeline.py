@@ -346,7 +346,7 @@ class _Learnt:
         self.options = {"bundle": bundle, "seed": seed, "device": device}
         self.kinds = [KIND_OF[name] for name in sorted(selection.collections)]
         # Fail before any event is generated when the selection does not fit the collections.
-        empty = predict(empty_truth(bundle, self.kinds), self.kinds,
+        empty = predict(empty_truth(bundle, list(bundle)), self.kinds,
                         identity=np.zeros(0, dtype=np.int64), **self.options)
         selection(empty, 0)
 
@@ -360,6 +360,6 @@ class _Learnt:
         kept = np.flatnonzero(keep)
         rest = [kind for kind in self.bundle if NAME_OF[kind] not in reco]
         kept_reco = {name: collection[kept] for name, collection in reco.items()}
-        kept_reco.update(predict({kind: truth[kind][kept] for kind in rest}, rest,
+        kept_reco.update(predict({kind: truth[kind][kept] for kind in truth}, rest,
                                  identity=identity[kept], **self.options))
         return reco, keep, kept_reco

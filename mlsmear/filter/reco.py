@@ -16,7 +16,7 @@ import vector
 
 from ..model import Bundle
 from ..refdet.collection import Collection
-from ..smear import smear
+from ..whole_event import smear_event
 
 __all__ = ["KIND_OF", "NAME_OF", "empty_truth", "predict", "reference_collections", "truth_arrays"]
 
@@ -56,13 +56,12 @@ def predict(
     identity: np.ndarray,
     device: str = "cpu",
 ) -> dict[str, ak.Array]:
-    """Predicted reco collections (by name) of ``kinds``, the events keyed by ``identity``."""
-    return {
-        NAME_OF[kind]: smear(
-            truth[kind], model=bundle[kind], kind=kind, seed=seed, event_id=identity, device=device
-        )
-        for kind in kinds
-    }
+    """Predicted reco collections (by name) of ``kinds``, the events keyed by ``identity``
+    (objects first, then MET from them: :func:`mlsmear.whole_event.smear_event`)."""
+    reco = smear_event(
+        truth, bundle=bundle, seed=seed, event_id=identity, kinds=kinds, device=device
+    )
+    return {NAME_OF[kind]: collection for kind, collection in reco.items()}
 
 
 def reference_collections(reco: Mapping[str, Collection]) -> dict[str, ak.Array]:

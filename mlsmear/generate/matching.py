@@ -5,7 +5,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from ..pairs import assemble_pairs
+from ..pairs import RECO_ONLY, assemble_pairs
 from ..refdet.collection import Collection
 from ..refdet.kinematics import delta_r2
 
@@ -56,8 +56,11 @@ def match_unique(truth: Collection, reco: Collection, *, dr_max: float) -> np.nd
 #: Columns of each kind carried into the pairs (truth columns, reco columns), when present.
 PAIR_COLUMNS = {
     "jet": (
-        ("pt", "eta", "phi", "mass", "hadronFlavour", "dr_nearest", "muon_frac", "em_frac"),
-        ("pt", "eta", "phi", "mass", "btag"),
+        (
+            "pt", "eta", "phi", "mass", "hadronFlavour", "dr_nearest", "nb_pt_ratio", "activity",
+            "muon_frac", "em_frac",
+        ),
+        ("pt", "eta", "phi", "mass", "btag", "btagDeepFlavB"),
     ),
     **dict.fromkeys(
         ("electron", "muon", "photon"),
@@ -76,7 +79,8 @@ def pair_tables(
     *,
     matches: dict[str, np.ndarray] | None = None,
 ) -> dict[str, dict[str, np.ndarray]]:
-    """Pairs columns (see :mod:`mlsmear.pairs`) of every kind present in ``truth``.
+    """Pairs columns (see :mod:`mlsmear.pairs`) of every kind present in ``truth``, and of the
+    reco objects without a truth partner (tables ``<kind>_reco_only``).
 
     Arguments:
         event_ids: int64 identity of each event of the batch.
@@ -95,12 +99,19 @@ def pair_tables(
         if match is None:
             match = match_unique(objects, reco[kind], dr_max=MATCH_DR[kind])
         truth_names, reco_names = PAIR_COLUMNS[kind]
+        reco_columns = {name: reco[kind][name] for name in reco_names if name in reco[kind]}
         tables[kind] = assemble_pairs(
             event_ids[objects.event_index],
             {name: objects[name] for name in truth_names if name in objects},
-            {name: reco[kind][name] for name in reco_names if name in reco[kind]},
+            reco_columns,
             match,
         )
+        partnerless = np.ones(len(reco[kind]), dtype=bool)
+        partnerless[match[match >= 0]] = False
+        tables[RECO_ONLY[kind]] = {
+            "event": event_ids[reco[kind].event_index[partnerless]],
+            **{f"reco_{name}": np.asarray(v)[partnerless] for name, v in reco_columns.items()},
+        }
     if "met" in truth:
         met, reco_met = truth["met"], reco["met"]
         tables["met"] = {

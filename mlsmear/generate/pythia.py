@@ -41,6 +41,7 @@ from ..refdet.collection import Collection
 from ..refdet.kinematics import from_cartesian
 
 __all__ = [
+    "LEPTON_MIX",
     "MIX",
     "PROCESSES",
     "PYTHIA_COMMON",
@@ -113,6 +114,12 @@ PROCESSES: dict[str, tuple[tuple[Slice, float], ...]] = {
     "zvv": _pthat_bins("zvv", (*_Z_JET, "23:onIfAny = 12 14 16"), (10.0, 100.0, 300.0)),
     # not in the training mix: the process-independence hold-out (WW, WZ, ZZ, all decays)
     "diboson": ((Slice("diboson", ("WeakDoubleBoson:all = on",)), 1.0),),
+    # lepton-rich samples (electrons and muons only, no taus)
+    "zll": _pthat_bins("zll", (*_Z_JET, "23:onIfAny = 11 13"), _BOSON_BINS),
+    "wlnu": _pthat_bins("wlnu", (*_W_JET[:2], "24:onMode = off", "24:onIfAny = 11 13"),
+                        _BOSON_BINS),
+    "ttbar-dilepton": ((Slice("ttbar-dilepton", (*_TTBAR, "24:onMode = off",
+                                                 "24:onIfAny = 11 13")), 1.0),),
 }
 
 #: Composition of the training ``mix`` (fraction of events per process). Together the slices
@@ -126,11 +133,22 @@ MIX: dict[str, float] = {
     "zjets": 0.10,
     "zvv": 0.05,
 }
-PROCESSES["mix"] = tuple(
-    (piece, share * fraction)
-    for process, share in MIX.items()
-    for piece, fraction in PROCESSES[process]
-)
+#: Composition of the lepton-rich training sample ``leptons`` (Z -> ee/mumu + jet, W -> e/mu nu +
+#: jet, dileptonic ttbar): about 1.1 electrons and 1.1 muons per event, prompt leptons from
+#: isolated (Z, W) to inside jets (ttbar), pT 10 GeV - 1 TeV.
+LEPTON_MIX: dict[str, float] = {"zll": 0.45, "wlnu": 0.2, "ttbar-dilepton": 0.35}
+
+
+def _composite(shares: dict[str, float]) -> tuple[tuple[Slice, float], ...]:
+    return tuple(
+        (piece, share * fraction)
+        for process, share in shares.items()
+        for piece, fraction in PROCESSES[process]
+    )
+
+
+PROCESSES["mix"] = _composite(MIX)
+PROCESSES["leptons"] = _composite(LEPTON_MIX)
 
 
 @cache

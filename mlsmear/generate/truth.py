@@ -10,10 +10,13 @@ Definitions (GeV):
   neutralino), pT > 10. ``hadronFlavour``: 5 / 4 / 0 when a weakly-decaying b / c hadron
   (the last b or c hadron of its decay chain, pT > 5) lies within Delta R < 0.3 of the jet axis;
   each hadron labels only its closest jet; b wins over c. ``dr_nearest``: Delta R to the closest
-  other GenJet (10 when the jet is alone). ``muon_frac`` / ``em_frac``: summed pT of the prompt
-  muons / prompt electrons and photons (below) within Delta R < 0.4 of the jet axis over the jet
-  pT, at most 1 — GenJets include leptons and photons, and a jet that is mostly a prompt muon
-  leaves no calorimeter jet while an electron or photon jet is narrow and light.
+  other GenJet (10 when the jet is alone); ``nb_pt_ratio``: pT of that closest GenJet over the
+  jet's pT (0 when alone); ``activity``: summed pT of the other GenJets within Delta R < 1.0
+  over the jet's pT — the neighbourhood in which a detector merges, splits and shares energy
+  between close-by jets (:func:`neighbour_context`). ``muon_frac`` / ``em_frac``: summed pT of
+  the prompt muons / prompt electrons and photons (below) within Delta R < 0.4 of the jet axis
+  over the jet pT, at most 1 — GenJets include leptons and photons, and a jet that is mostly a
+  prompt muon leaves no calorimeter jet while an electron or photon jet is narrow and light.
 - **Prompt e / mu / gamma**: final-state particles with pT > 5 whose ancestry (first mothers) holds
   no hadron other than the beams; leptons from a prompt tau count as prompt. ``iso``: summed pT of
   the other visible final-state particles within Delta R < 0.4, divided by the object's pT.
@@ -42,6 +45,7 @@ __all__ = [
     "CONTENT_DR",
     "FLAVOUR_DR",
     "FLAVOUR_HADRON_PT_MIN",
+    "ACTIVITY_DR",
     "HT_JET_PT_MIN",
     "INVISIBLE_PDG",
     "OBJECT_PDG",
@@ -56,7 +60,8 @@ __all__ = [
     "is_hadron",
     "jet_activity",
     "jet_isolation",
-    "nearest_distance",
+    "NEIGHBOUR_INPUTS",
+    "neighbour_context",
     "prompt_collections",
     "prompt_content",
     "prompt_objects",
@@ -76,6 +81,10 @@ PROMPT_CONTENT = {"muon_frac": ("muon",), "em_frac": ("electron", "photon")}
 FLAVOUR_HADRON_PT_MIN = 5.0
 FLAVOUR_DR = 0.3
 HT_JET_PT_MIN = 20.0
+#: Cone (Delta R) of the jets' ``activity`` input.
+ACTIVITY_DR = 1.0
+#: Names of the jets' neighbourhood inputs, see :func:`neighbour_context`.
+NEIGHBOUR_INPUTS = ("dr_nearest", "nb_pt_ratio", "activity")
 #: |PDG id| of particles no detector sees: neutrinos and the lightest neutralino.
 INVISIBLE_PDG = (12, 14, 16, 1000022)
 #: PDG id of the prompt truth object of each kind.
@@ -144,17 +153,26 @@ def _last_heavy(offsets, event, pid, mother1):
     return last
 
 
-@numba.njit(cache=True)
-def _nearest(offsets, eta, phi, alone):
-    out = np.full(len(eta), alone)
-    for event in range(len(offsets) - 1):
+@numba.njit(cache=True, parallel=True)
+def _neighbours(offsets, pt, eta, phi, alone, activity_dr):
+    nearest = np.full(len(eta), alone)
+    ratio = np.zeros(len(eta))
+    activity = np.zeros(len(eta))
+    r2_activity = activity_dr * activity_dr
+    for event in numba.prange(len(offsets) - 1):
         for i in range(offsets[event], offsets[event + 1]):
-            best = alone * alone
+            best, best_pt, around = alone * alone, 0.0, 0.0
             for j in range(offsets[event], offsets[event + 1]):
                 if j != i:
-                    best = min(best, delta_r2(eta[i], phi[i], eta[j], phi[j]))
-            out[i] = np.sqrt(best)
-    return out
+                    d2 = delta_r2(eta[i], phi[i], eta[j], phi[j])
+                    if d2 < best:
+                        best, best_pt = d2, pt[j]
+                    if d2 < r2_activity:
+                        around += pt[j]
+            nearest[i] = np.sqrt(best)
+            ratio[i] = best_pt / pt[i]
+            activity[i] = around / pt[i]
+    return nearest, ratio, activity
 
 
 @numba.njit(cache=True)
@@ -209,13 +227,19 @@ def gen_jets(visible: Collection, hadrons: Collection) -> Collection:
     jets = cluster_jets(visible, algorithm="antikt", r=TRUTH_JET_R, pt_min=TRUTH_JET_PT_MIN)
     return jets.with_columns(
         hadronFlavour=label_flavour(jets, hadrons, dr_max=FLAVOUR_DR),
-        dr_nearest=nearest_distance(jets),
+        **neighbour_context(jets),
     )
 
 
-def nearest_distance(jets: Collection, *, alone: float = 10.0) -> np.ndarray:
-    """Delta R from each jet to the closest other jet of its event (``alone`` if none)."""
-    return _nearest(jets.offsets, jets["eta"], jets["phi"], alone)
+def neighbour_context(jets: Collection, *, alone: float = 10.0) -> dict[str, np.ndarray]:
+    """Each jet's neighbourhood among the jets of its event (columns pt GeV, eta, phi):
+    ``dr_nearest`` (Delta R to the closest other jet, ``alone`` if none), ``nb_pt_ratio`` (that
+    jet's pT over this one's, 0 if none) and ``activity`` (summed pT of the other jets within
+    :data:`ACTIVITY_DR`, over this jet's pT)."""
+    nearest, ratio, activity = _neighbours(
+        jets.offsets, jets["pt"], jets["eta"], jets["phi"], alone, ACTIVITY_DR
+    )
+    return {"dr_nearest": nearest, "nb_pt_ratio": ratio, "activity": activity}
 
 
 def prompt_objects(record: Collection, visible: Collection, pdg: int) -> Collection:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from ..pairs import KINDS, is_pairs_directory, read_pairs
+from ..pairs import TABLES, is_pairs_directory, read_pairs
 from ._uproot import concatenate_pairs, tree_names
 from .delphes import read_pairs_from_delphes
 from .nanoaod import nanoaod_event_id, read_pairs_from_nanoaod
@@ -29,29 +29,32 @@ _TREES = {"Events": read_pairs_from_nanoaod, "Delphes": read_pairs_from_delphes}
 Source = str | os.PathLike[str]
 
 
-def _one_source(source: Source) -> dict[str, pa.Table]:
+def _one_source(source: Source, met: str = "auto") -> dict[str, pa.Table]:
     path = Path(source)
     if path.is_dir():
         if not is_pairs_directory(path):
             raise ValueError(f"{str(path)!r} is a directory but not a pairs directory (meta.json)")
         return {
-            kind: read_pairs(path, kind) for kind in KINDS if (path / f"{kind}.parquet").is_file()
+            kind: read_pairs(path, kind) for kind in TABLES if (path / f"{kind}.parquet").is_file()
         }
     if not path.is_file():
         raise FileNotFoundError(f"no such pairs directory or ROOT file: {str(path)!r}")
     trees = tree_names(str(path))
     for tree, reader in _TREES.items():
         if tree in trees:
-            return reader(path)
+            return reader(path, met=met) if tree == "Events" else reader(path)
     raise ValueError(
         f"{str(path)!r} is neither NanoAOD (tree 'Events') nor Delphes (tree 'Delphes'); "
         f"its trees are {trees}"
     )
 
 
-def pairs_from_source(source: Source | Sequence[Source]) -> dict[str, pa.Table]:
+def pairs_from_source(
+    source: Source | Sequence[Source], *, met: str = "auto"
+) -> dict[str, pa.Table]:
     """Pairs tables (kind -> pyarrow Table) of a pairs directory, a NanoAOD or Delphes ROOT file,
-    or a list of those (joined kind by kind; event identities must stay unique)."""
+    or a list of those (joined kind by kind; event identities must stay unique). ``met``: the
+    NanoAOD reco MET collection (``"auto"``: ``MET``, else Run-3 ``PFMET``; or ``PuppiMET``...)."""
     if isinstance(source, str | os.PathLike):
-        return _one_source(source)
-    return concatenate_pairs([_one_source(s) for s in source])
+        return _one_source(source, met)
+    return concatenate_pairs([_one_source(s, met) for s in source])

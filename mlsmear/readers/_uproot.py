@@ -12,7 +12,7 @@ import pyarrow as pa
 import uproot
 
 from ..generate.truth import jet_activity
-from ..pairs import KINDS, validate_table
+from ..pairs import TABLES, validate_table
 from ..refdet.collection import Collection
 
 __all__ = [
@@ -100,7 +100,7 @@ def jagged_collection(arrays: ak.Array, columns: Mapping[str, str]) -> Collectio
 def concatenate_pairs(parts: Sequence[Mapping[str, pa.Table]]) -> dict[str, pa.Table]:
     """Join the pairs tables of several sources kind by kind (validated), checking that event
     identities are unique across them."""
-    kinds = [kind for kind in KINDS if any(kind in part for part in parts)]
+    kinds = [kind for kind in TABLES if any(kind in part for part in parts)]
     joined = {}
     for kind in kinds:
         tables = [part[kind] for part in parts if kind in part]

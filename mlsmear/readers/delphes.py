@@ -31,7 +31,7 @@ from ..generate.matching import pair_tables
 from ..generate.truth import (
     FLAVOUR_DR,
     flavour_hadrons,
-    nearest_distance,
+    neighbour_context,
     prompt_collections,
     relate_jets_and_prompt,
     visible_particles,
@@ -110,7 +110,7 @@ def _read_file(path: str, tree_name: str, truth_jets: str, reco_jets: str) -> di
     gen_jets = jagged_collection(arrays, _kinematics(truth_jets, mass=True))
     gen_jets = gen_jets.with_columns(
         hadronFlavour=delphes_hadron_flavour(gen_jets, record),
-        dr_nearest=nearest_distance(gen_jets),
+        **neighbour_context(gen_jets),
     )
     truth = relate_jets_and_prompt(gen_jets, prompt_collections(record, visible))
     jets = jagged_collection(arrays, _kinematics(reco_jets, mass=True))

@@ -4,13 +4,15 @@
   ``em_frac`` from the prompt ``GenPart`` below, :func:`mlsmear.generate.truth.prompt_content`); a
   GenJet is matched to the reco ``Jet`` whose ``Jet_genJetIdx`` points to it (to the leading one if
   several do); a GenJet no jet points to is not reconstructed (e.g. below the NanoAOD jet pT
-  threshold). ``reco_btag`` = ``Jet_btagDeepFlavB > btag_threshold`` when that branch exists.
+  threshold). ``reco_btag`` = ``Jet_btagDeepFlavB > btag_threshold`` and ``reco_btagDeepFlavB`` =
+  the discriminant itself (what a tag head learns) when that branch exists.
 - Electrons, muons, photons: truth = prompt final-state ``GenPart`` (status 1, statusFlags isPrompt
   or isDirectPromptTauDecayProduct) of the kind's |pdgId| with pT > 5 GeV, with ``jet_iso`` from
   the GenJets (:func:`mlsmear.generate.truth.relate_jets_and_prompt`); matched to the reco object
   whose ``<Object>_genPartIdx`` points to it. A kind whose reco collection is absent from the file
   (e.g. no ``Photon_pt``) is skipped; a present collection without its link branch is an error.
-- MET: ``GenMET`` (truth) and ``MET`` (or another MET collection, e.g. ``PuppiMET``);
+- MET: ``GenMET`` (truth) and ``MET`` (Run-3 NanoAOD v15: ``PFMET``; or another MET collection,
+  e.g. ``PuppiMET``, with ``met=``);
   ``truth_ht`` / ``truth_njet`` from GenJets with pT > 20 GeV.
 
 Event identity: :func:`nanoaod_event_id` of (run, luminosityBlock, event).
@@ -30,7 +32,7 @@ from ..generate.matching import pair_tables
 from ..generate.truth import (
     OBJECT_PDG,
     TRUTH_OBJECT_PT_MIN,
-    nearest_distance,
+    neighbour_context,
     relate_jets_and_prompt,
 )
 from ..refdet.collection import Collection
@@ -118,6 +120,7 @@ def _read_file(
 ) -> dict[str, pa.Table]:
     tree = open_tree(path, tree_name)
     keys = set(tree.keys(full_paths=False))
+    met = met_collection(keys, met, path)
     needs = {
         "event identity": ["run", "luminosityBlock", "event"],
         "truth jets": [f"GenJet_{c}" for c in _KINEMATICS],
@@ -144,13 +147,14 @@ def _read_file(
     related = relate_jets_and_prompt(
         gen_jets, {kind: gen.select(mask) for kind, mask in prompt.items()}
     )
-    extra = {"dr_nearest": nearest_distance(gen_jets)}
+    extra = neighbour_context(gen_jets)
     if "GenJet_hadronFlavour" in keys:
         extra["hadronFlavour"] = flat_values(arrays["GenJet_hadronFlavour"])
     truth = {"jet": related["jet"].with_columns(**extra)}
     jets = jagged_collection(arrays, {c: f"Jet_{c}" for c in _KINEMATICS})
     if btag_branch in keys:
-        jets = jets.with_columns(btag=flat_values(arrays[btag_branch]) > btag_threshold)
+        discriminant = flat_values(arrays[btag_branch])
+        jets = jets.with_columns(btag=discriminant > btag_threshold, btagDeepFlavB=discriminant)
     reco = {"jet": jets}
     matches = {
         "jet": _match_from_index(
@@ -192,11 +196,35 @@ def _objects(
     return truth, reco, match
 
 
+#: Reco missing-ET collections ``met="auto"`` looks for, in order: Run 2 (``MET``), Run 3
+#: NanoAOD v15 (``PFMET``; ``PuppiMET`` on request).
+MET_AUTO = ("MET", "PFMET")
+
+
+def met_collection(keys: Iterable[str], met: str, path: str = "") -> str:
+    """The reco MET collection to read: ``met`` itself, or for ``"auto"`` the first of
+    :data:`MET_AUTO` the file has; ``ValueError`` listing the MET collections it has."""
+    keys = set(keys)
+    if met != "auto":
+        if f"{met}_pt" in keys or not any(k.endswith("MET_pt") for k in keys):
+            return met
+    else:
+        for name in MET_AUTO:
+            if f"{name}_pt" in keys:
+                return name
+    present = sorted(k[:-3] for k in keys if k.endswith("MET_pt") and not k.startswith("Gen"))
+    raise ValueError(
+        f"{path}: no reco MET collection {met!r} (branches {met}_pt, {met}_phi); this file has "
+        f"{present}: choose one with met= (mlsmear train/validate --met), e.g. PFMET or PuppiMET "
+        "for Run-3 NanoAOD"
+    )
+
+
 def read_pairs_from_nanoaod(
     paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
     *,
     tree: str = "Events",
-    met: str = "MET",
+    met: str = "auto",
     btag_branch: str = "Jet_btagDeepFlavB",
     btag_threshold: float = 0.3,
 ) -> dict[str, pa.Table]:
@@ -205,7 +233,8 @@ def read_pairs_from_nanoaod(
     Arguments:
         paths: one NanoAOD ROOT file or several.
         tree: the events tree.
-        met: reco missing-ET collection (branches ``<met>_pt``, ``<met>_phi``).
+        met: reco missing-ET collection (branches ``<met>_pt``, ``<met>_phi``): ``"auto"``
+            (``MET``, else Run-3 ``PFMET``), or a name such as ``PuppiMET``.
         btag_branch, btag_threshold: ``reco_btag`` is ``btag_branch > btag_threshold`` (about the
             DeepJet medium working point by default); omitted if the branch is absent.
     """

@@ -56,13 +56,21 @@ def record_in_cards(
         command: the command that produced the figures.
     """
     written = []
+    closure = metrics.get("closure")
     for kind, entry in metrics.items():
+        if kind == "closure":
+            continue
         path = Path(bundle_dir) / f"{kind}.json"
         if not path.is_file():
             raise FileNotFoundError(f"no model card {path} to record the {kind} figures in")
         card = json.loads(path.read_text())
         validation = card.setdefault("validation", {})
         validation[label] = {"holdout": holdout, "command": command, **_figures(entry)}
+        if closure:  # the bundle's analysis closure, in every card of the bundle
+            validation[label]["closure"] = {
+                name: {k: s[k] for k in ("teacher", "learnt", "ratio", "sigma", "pass")}
+                for name, s in closure["selections"].items()
+            }
         path.write_text(json.dumps(card, indent=1) + "\n")
         written.append(path)
     return written

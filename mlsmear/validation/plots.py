@@ -59,36 +59,77 @@ def _with_ratio(title: str) -> tuple[Figure, mpl.axes.Axes, mpl.axes.Axes]:
     return fig, ax, rax
 
 
-def _legend(ax, **kwargs) -> None:
-    """Legend with the reference entries first."""
+def _legend_entries(ax, rax=None, *, first: str = "Reference") -> tuple[list, list[str]]:
+    """Legend handles and labels of ``ax`` with the reference entries first, then the
+    labelled artists of the comparison panel ``rax`` (bar lines, reference σ)."""
     handles, labels = ax.get_legend_handles_labels()
-    order = sorted(range(len(labels)), key=lambda i: not labels[i].startswith("Reference"))
-    ax.legend([handles[i] for i in order], [labels[i] for i in order], **kwargs)
+    order = sorted(range(len(labels)), key=lambda i: not labels[i].startswith(first))
+    handles, labels = [handles[i] for i in order], [labels[i] for i in order]
+    if rax is not None:
+        more, names = rax.get_legend_handles_labels()
+        handles, labels = [*handles, *more], [*labels, *names]
+    return handles, labels
+
+
+def _legend(ax, rax=None, *, first: str = "Reference", **kwargs) -> None:
+    """Legend of :func:`_legend_entries` in ``ax``, so the comparison panel itself stays free
+    of legends."""
+    handles, labels = _legend_entries(ax, rax, first=first)
+    if len(labels) > 2 and max(map(len, labels)) <= 20:  # two short columns, else one
+        kwargs.setdefault("ncols", 2)
+    ax.legend(handles, labels, **kwargs)
 
 
 def _bar_lines(
     rax, centre: float, half: float, label: str, points: np.ndarray, *, legend: bool = True
 ) -> None:
-    """Reference line, the bar (dashed) and a y range that shows ``points`` (± three to ten
-    times the bar) in a comparison panel."""
+    """Reference line, the bar (dashed) and a y range that shows ``points`` in a comparison
+    panel (:func:`_ratio_range`). The bar's label goes into the main panel's legend
+    (:func:`_legend` collects the panel's labelled artists), so no legend covers the points;
+    ``legend=False`` leaves it unlabelled."""
     rax.axhline(centre, color="k", lw=0.8)
     for sign in (-1, 1):
         rax.axhline(centre + sign * half, color="tab:green", lw=1.2, ls="--",
-                    label=label if sign > 0 else None)
+                    label=label if sign > 0 and legend else None)
+    _ratio_range(rax, centre, half, points)
+
+
+def _ratio_range(
+    rax, centre: float, half: float, points: np.ndarray, *, floor: float | None = None
+) -> None:
+    """A symmetric y range around ``centre`` that shows every finite point (low-statistics
+    bins included): at least three times the bar (or ``floor``), at most twenty times (a ratio
+    of 0-2 for a 5 % bar); points beyond are marked by the caller."""
     finite = np.abs(np.asarray(points, dtype=np.float64) - centre)
     finite = finite[np.isfinite(finite)]
-    span = np.clip(1.15 * finite.max() if finite.size else 0.0, 3 * half, 10 * half)
+    least = 3 * half if floor is None else floor
+    span = np.clip(1.15 * finite.max() if finite.size else 0.0, least, max(20 * half, least))
     rax.set_ylim(centre - span, centre + span)
-    if legend:
-        rax.legend(fontsize="x-small", ncols=2, loc="upper right")
 
 
 def _log_x(ax, subs: tuple[float, ...] = (1.0, 2.0, 5.0)) -> None:
-    """Log x axis with plain-number ticks at ``subs`` × 10ⁿ (shared with the lower panel)."""
+    """Log x axis with ticks at ``subs`` × 10ⁿ (shared with the lower panel): only at 10ⁿ
+    when the axis spans more than two decades, every other decade beyond five, so that tick
+    labels never overlap; plain numbers from 0.01, powers of ten below."""
     ax.set_xscale("log")
-    ax.xaxis.set_major_locator(ticker.LogLocator(base=10.0, subs=subs))
-    ax.xaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+    low, high = ax.get_xlim()
+    decades = np.log10(high / low) if low > 0 and high > low else 0.0
+    if decades > 2.0:
+        subs = (1.0,)
+    locator = ticker.LogLocator(base=10.0, subs=subs, numticks=12)
+    if decades > 5.0:
+        locator = ticker.LogLocator(base=100.0, subs=(1.0,), numticks=12)
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(ticker.FuncFormatter(_tick_label))
     ax.xaxis.set_minor_formatter(ticker.NullFormatter())
+
+
+def _tick_label(value: float, _position: object = None) -> str:
+    if value <= 0:
+        return ""
+    if value >= 0.01:
+        return f"{value:g}"
+    return rf"$10^{{{round(np.log10(value))}}}$"
 
 
 def _centres(edges: np.ndarray, log: bool) -> np.ndarray:
@@ -98,6 +139,7 @@ def _centres(edges: np.ndarray, log: bool) -> np.ndarray:
 def _finish(
     ax, rax, xlabel: str, *, logx: bool, logy: bool, legend_loc: str = "upper right",
     headroom: float = 0.4,
+    reference_label: str = "Reference",
 ) -> None:
     if logx:
         _log_x(ax)
@@ -106,7 +148,8 @@ def _finish(
     ax.set_xlabel("")
     rax.set_xlabel(xlabel)
     _headroom(ax, headroom)
-    _legend(ax, fontsize="small", loc=legend_loc)
+    one_column = {"ncols": 1} if legend_loc.startswith("lower") else {}  # beside a rising curve
+    _legend(ax, rax, first=reference_label, fontsize="x-small", loc=legend_loc, **one_column)
 
 
 def _headroom(ax, fraction: float) -> None:
@@ -142,26 +185,82 @@ def distribution(
     logx: bool = False,
 ) -> Figure:
     """A reco distribution with a ratio panel (sample / reference, ±5 % band, reference σ)."""
+    per_event = name == "n_per_event" or kind_spec(kind).per_event
+    return ratio_figure(
+        reference, others, title, xlabel=_reco_label(kind, name),
+        ylabel="events / bin" if per_event else "objects / bin", logx=logx,
+        logy=name in LOG_VARIABLES or name == "n_per_event",  # falling spectra, multiplicities
+    )
+
+
+def ratio_figure(
+    reference: hist.Hist,
+    others: Mapping[str, hist.Hist],
+    title: str,
+    *,
+    xlabel: str,
+    ylabel: str,
+    logx: bool = False,
+    logy: bool = False,
+    reference_label: str = "Reference",
+    band: float | None = 0.05,
+) -> Figure:
+    """Histograms against a reference with a ratio panel: the reference as black points with
+    their statistical error bars (empty bins not drawn), each other histogram as a line with
+    its statistical band; below, other / reference with the other's error bars, the
+    reference's relative σ (grey) and, with ``band``, dashed lines at 1 ± band. The ratio
+    range widens (up to 0-2) to show every bin; bins beyond it are marked by triangles at the
+    edge. The one helper for "histograms + ratio panel" (validation report, closure, the
+    coffea example)."""
     fig, ax, rax = _with_ratio(title)
     edges, ref = reference.axes[0].edges, reference.values()
-    mplhep.histplot(reference, ax=ax, histtype="errorbar", color="k", label="Reference",
-                    yerr=True, flow="none")
+    centres = _centres(edges, logx)
+    filled = ref > 0
+    ref_err = np.sqrt(_variances(reference))
+    ax.errorbar(centres[filled], ref[filled], yerr=ref_err[filled], fmt="o", color="k", ms=4,
+                label=reference_label)
     shown = []
     with np.errstate(divide="ignore", invalid="ignore"):
-        rel = np.where(ref > 0, 1.0 / np.sqrt(ref), np.nan)
-    rax.stairs(1 + rel, edges, baseline=1 - rel, fill=True, **_STAT, label="reference σ")
+        rel = np.where(filled, ref_err / ref, np.nan)
+    rax.stairs(1 + rel, edges, baseline=1 - rel, fill=True, **_STAT, label="reference σ (ratio)")
     for (label, h), line in zip(others.items(), _LINES, strict=False):
-        mplhep.histplot(h, ax=ax, histtype="step", label=label, flow="none", yerr=False, **line)
-        r, unc = ratio(h.values(), ref)
-        mplhep.histplot(r, bins=edges, ax=rax, histtype="step", yerr=False, **line)
-        shown.append(r[unc < 0.05])
-    _bar_lines(rax, 1.0, 0.05, "±5 %", np.concatenate(shown))
+        values, err = h.values(), np.sqrt(_variances(h))
+        ax.stairs(values, edges, label=label, baseline=None, lw=1.5, **line)
+        ax.stairs(values + err, edges, baseline=np.maximum(values - err, 0), fill=True,
+                  color=line["color"], alpha=0.25, lw=0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            r = np.where(filled, values / ref, np.nan)
+            unc = np.where(filled, np.maximum(err, 1.0 * (values == 0)) / ref, np.nan)
+        rax.stairs(r, edges, baseline=None, **line)
+        rax.errorbar(centres, r, yerr=unc, fmt="none", ecolor=line["color"], lw=1)
+        shown.append(r)
+    if band is not None:
+        _bar_lines(rax, 1.0, band, f"±{100 * band:g} % (ratio)", np.concatenate(shown))
+    else:
+        rax.axhline(1.0, color="k", lw=0.8)
+        _ratio_range(rax, 1.0, 0.05, np.concatenate(shown), floor=0.2)
+    _mark_outside(rax, centres, shown)
     rax.set_ylabel("ratio")
-    per_event = name == "n_per_event" or kind_spec(kind).per_event
-    ax.set_ylabel("events / bin" if per_event else "objects / bin")
-    logy = name in LOG_VARIABLES or name == "n_per_event"  # falling spectra and multiplicities
-    _finish(ax, rax, _reco_label(kind, name), logx=logx, logy=logy)
+    ax.set_ylabel(ylabel)
+    _finish(ax, rax, xlabel, logx=logx, logy=logy, reference_label=reference_label)
     return fig
+
+
+def _variances(h: hist.Hist) -> np.ndarray:
+    """Per-bin variances: the Weight storage's, else the counts (Poisson)."""
+    variances = h.variances()
+    return np.asarray(h.values() if variances is None else variances, dtype=np.float64)
+
+
+def _mark_outside(rax, centres: np.ndarray, series: list[np.ndarray]) -> None:
+    """Triangles at the edge of a comparison panel for points beyond its range."""
+    low, high = rax.get_ylim()
+    for r, line in zip(series, _LINES, strict=False):
+        for edge, marker, beyond in ((high, "^", r > high), (low, "v", r < low)):
+            if np.any(beyond):
+                y = edge - 0.04 * (high - low) * (1 if marker == "^" else -1)
+                rax.plot(centres[beyond], np.full(beyond.sum(), y), marker, ms=5,
+                         color=line["color"], ls="none")
 
 
 def efficiency(
@@ -186,13 +285,14 @@ def efficiency(
         d, u = efficiency_difference(k, k_ref, n)
         rax.errorbar(centres, d, yerr=u, fmt="none", ecolor=line["color"])
         rax.stairs(d, edges, baseline=None, **line)
-        shown.append(d[u < 0.02])
-    _bar_lines(rax, 0.0, 0.01, "±0.01", np.concatenate(shown))
+        shown.append(d)
+    _bar_lines(rax, 0.0, 0.01, "±0.01 (Δε panel)", np.concatenate(shown))
     rax.set_ylabel(r"$\Delta\varepsilon$")
-    ax.set_ylim(0.0, 1.1)
+    ax.set_ylim(0.0, 1.45)  # the legend above ε = 1, clear of the points
+    ax.set_yticks(np.linspace(0.0, 1.0, 6))
     ax.set_ylabel(r"efficiency $\varepsilon$")
     _finish(ax, rax, _truth_label(kind, variable), logx=variable in LOG_VARIABLES, logy=False,
-            legend_loc="lower right", headroom=0.0)
+            legend_loc="upper center", headroom=0.0)
     return fig
 
 
@@ -227,27 +327,34 @@ def _width_grid(
     )
     fig.suptitle(title, x=0.01, ha="left", fontsize="medium")
     centres = _centres(edges, log=True)
-    shown = [np.zeros(0)]
+    shown, values = [np.zeros(0)], [np.zeros(0)]
     for c, (region, (reference, others)) in enumerate(columns.items()):
         ax, rax = grid[0, c], grid[1, c]
         w_ref, u_ref, _ = reference
         ax.errorbar(centres, w_ref, yerr=u_ref, fmt="o", color="k", ms=4, label="Reference")
+        values.append(np.asarray(w_ref, dtype=np.float64))
         for (label, (w, u, _)), line in zip(others.items(), _LINES, strict=False):
             ax.stairs(w, edges, label=label, baseline=None, **line)
+            values.append(np.asarray(w, dtype=np.float64))
             d, du = relative_difference(w, u, w_ref, u_ref)
             rax.errorbar(centres, 1 + d, yerr=du, fmt="o", color=line["color"], ms=3)
-            shown.append(1 + d[du < 0.05])
+            shown.append(1 + d)
         if region:
             ax.set_title(region, fontsize="small")
         _log_x(ax, subs=(1.0, 3.0))
         rax.set_xlabel(_truth_label(kind, variable))
     for c in range(len(columns)):
-        _bar_lines(grid[1, c], 1.0, 0.05, "±5 %", np.concatenate(shown), legend=c == 0)
+        _bar_lines(grid[1, c], 1.0, 0.05, "±5 % (ratio)", np.concatenate(shown),
+                   legend=c == 0)
     grid[0, 0].set_ylabel(_width_label(kind))
-    grid[0, 0].set_ylim(bottom=0)
-    _headroom(grid[0, 0], 0.25)
+    # the widths set the range, not the error bars of a few low-statistics bins (they run off)
+    finite = np.concatenate(values)
+    finite = finite[np.isfinite(finite)]
+    grid[0, 0].set_ylim(0.0, 1.5 * finite.max() if finite.size and finite.max() > 0 else None)
     grid[1, 0].set_ylabel("ratio")
-    _legend(grid[0, 0], fontsize="x-small")
+    # one legend for the whole row, below the panels: nothing to overlap
+    handles, labels = _legend_entries(grid[0, 0], grid[1, 0])
+    fig.legend(handles, labels, loc="outside lower center", ncols=len(labels), fontsize="x-small")
     return fig
 
 
@@ -323,21 +430,21 @@ def met_tail(reference: np.ndarray, others: Mapping[str, np.ndarray], title: str
     n_ref = above(reference)
     band = np.where(n_ref > 0, 1.0 / np.sqrt(np.maximum(n_ref, 1)), np.nan)
     ax.plot(cuts, n_ref, color="k", lw=2, label="Reference")
-    rax.fill_between(cuts, 1 - band, 1 + band, **_STAT, label="reference σ")
+    rax.fill_between(cuts, 1 - band, 1 + band, **_STAT, label="reference σ (ratio)")
     shown = []
     for (label, values), line in zip(others.items(), _LINES, strict=False):
         n = above(values)
         ax.plot(cuts, n, label=label, **line)
-        r, unc = ratio(n, n_ref)
+        r, _ = ratio(n, n_ref)
         rax.plot(cuts, r, **line)
-        shown.append(r[unc < 0.1])
+        shown.append(r)
     for a in (ax, rax):
         a.axvline(MET_TAIL_CUT, color="0.4", lw=1, linestyle="-.")
-    _bar_lines(rax, 1.0, 0.05, "±5 %", np.concatenate(shown))
+    _bar_lines(rax, 1.0, 0.05, "±5 % (ratio)", np.concatenate(shown))
     rax.set_ylabel("ratio")
     ax.set_ylabel(r"events with $E_{\mathrm{T}}^{\mathrm{miss}} > x$")
     ax.set_yscale("log")
-    _legend(ax, fontsize="small")
+    _legend(ax, rax, fontsize="x-small", loc="upper right")  # the falling curve is on the left
     rax.set_xlabel(r"threshold $x$ on reco $E_{\mathrm{T}}^{\mathrm{miss}}$ [GeV]")
     return fig
 

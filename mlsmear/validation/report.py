@@ -127,6 +127,39 @@ def _kind_table(kind: str, metrics: Mapping[str, Any]) -> str:
     return "\n".join(lines) + "</table>"
 
 
+def _closure_rows(closure: Mapping[str, Any]) -> list[tuple[str, str, str, str, str, str]]:
+    """(selection, description, teacher, learnt, ratio ± paired σ, status) per selection."""
+    rows = []
+    for name, s in closure["selections"].items():
+        ratio = "–" if s["ratio"] is None else f"{s['ratio']:.3f} ± {s['sigma']:.3f}"
+        status = {True: "PASS", False: "FAIL", None: "n/a"}[s["pass"]]
+        rows.append((name, s["description"], str(s["teacher"]), str(s["learnt"]), ratio, status))
+    return rows
+
+
+def _closure_html(closure: Mapping[str, Any]) -> str:
+    head = ["selection", "definition", "teacher events", "learnt events",
+            "learnt / teacher (paired σ)", "within 5 % (≥ 300 teacher events)"]
+    lines = [
+        "<p>The same hold-out events through the teacher (its matched reco plus the reco "
+        "objects without a truth partner) and through the learnt detector (MET from the sampled "
+        "objects); the same cuts on both. Jets pT &gt; 30 GeV, |η| &lt; 2.5; leptons and "
+        "photons pT &gt; 25 GeV, |η| &lt; 2.5.</p>",
+        "<table><tr>" + "".join(f"<th>{h}</th>" for h in head) + "</tr>",
+    ]
+    css = {"PASS": "pass", "FAIL": "fail", "n/a": "na"}
+    for row in _closure_rows(closure):
+        cells = "".join(f"<td>{html.escape(c)}</td>" for c in row[:-1])
+        lines.append(f'<tr>{cells}<td class="{css[row[-1]]}">{row[-1]}</td></tr>')
+    lines.append("</table><p>Teacher reco objects without a truth partner, above the cuts: ")
+    lines.append(", ".join(
+        f"{kind} {f['reco_only']} of {f['reco_objects']}"
+        + (f" ({100 * f['fraction']:.2f} %)" if f["fraction"] is not None else "")
+        for kind, f in closure.get("reco_only_fraction", {}).items()
+    ) + " (not modelled).</p>")
+    return "\n".join(lines)
+
+
 def _image(path: Path) -> str:
     data = base64.b64encode(path.read_bytes()).decode("ascii")
     wide = ' class="wide"' if path.stem.endswith(("_resolution", "_correlations")) else ""
@@ -161,7 +194,9 @@ def write_html(
     info: Mapping[str, Any],
 ) -> Path:
     """Write the report page (figures embedded as base64 PNG) and return its path."""
-    checks = [v for m in metrics.values() for v in m.get("pass", {}).values()]
+    kinds = {k: m for k, m in metrics.items() if k != "closure"}
+    checks = [v for m in kinds.values() for v in m.get("pass", {}).values()]
+    checks += [s["pass"] for s in metrics.get("closure", {}).get("selections", {}).values()]
     n_pass, n_fail = checks.count(True), checks.count(False)
     parts = [
         "<!DOCTYPE html><html><head><meta charset='utf-8'><title>mlsmear validation</title>",
@@ -175,9 +210,14 @@ def write_html(
         "model at these statistics).</p>",
         _provenance_html(provenance, info),
     ]
-    for kind, kind_metrics in metrics.items():
+    for kind, kind_metrics in kinds.items():
         parts += [f"<h2>{kind}</h2>", _kind_table(kind, kind_metrics), "<div class='figs'>"]
         parts += [_image(p) for p in figures.get(kind, ())]
+        parts.append("</div>")
+    if "closure" in metrics:
+        parts += ["<h2>analysis closure: the same events, the same selections</h2>",
+                  _closure_html(metrics["closure"]), "<div class='figs'>"]
+        parts += [_image(p) for p in figures.get("closure", ())]
         parts.append("</div>")
     parts.append("</body></html>")
     path = Path(path)
@@ -189,6 +229,10 @@ def text_table(metrics: Mapping[str, Mapping[str, Any]]) -> str:
     """A short plain-text table of the figures that have a bar (for the terminal)."""
     lines = [f"{'kind':9} {'metric':18} {'mlsmear':>22} {'baseline':>12}  bar"]
     for kind, m in metrics.items():
+        if kind == "closure":
+            for name, _, teacher, _, ratio, status in _closure_rows(m):
+                lines.append(f"{'closure':9} {name:18} {ratio:>22} {teacher:>6} teacher  {status}")
+            continue
         for row in _rows(m):
             bar = _bar(kind, row.key)
             if bar is None and row.key != "auc":

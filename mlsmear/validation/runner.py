@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -15,9 +16,13 @@ import pyarrow.compute as pc
 from tqdm.auto import tqdm
 
 from ..kinds import KINDS
+from ..met_context import RECOIL_FIELDS, uses_objects
 from ..model import Bundle, KindModel
+from ..pairs import RECO_ONLY
 from ..registry import load
 from .baseline import train_baseline, training_sources
+from .closure import closure_metrics, event_reco, learnt_recoil, observables, reco_only_fractions
+from .closure_plots import closure_figures
 from .observables import Observables, make_axes, observe
 from .plots import kind_figures, style
 from .provenance import holdout_provenance
@@ -40,10 +45,10 @@ def _sources(source: Source | Sequence[Source]) -> list[Source]:
     return [source] if isinstance(source, str | os.PathLike) else list(source)
 
 
-def _read(sources: Sequence[Source]) -> dict[str, pa.Table]:
+def _read(sources: Sequence[Source], met: str = "auto") -> dict[str, pa.Table]:
     from ..readers import pairs_from_source  # uproot readers load only when used
 
-    return pairs_from_source(sources if len(sources) > 1 else sources[0])
+    return pairs_from_source(sources if len(sources) > 1 else sources[0], met=met)
 
 
 def _first_events(tables: dict[str, pa.Table], max_events: int | None) -> np.ndarray:
@@ -99,6 +104,8 @@ def validate(
     allow_seed_overlap: bool = False,
     device: str = "cpu",
     progress: bool = False,
+    met: str = "auto",
+    closure: bool = True,
 ) -> dict[str, dict[str, Any]]:
     """Validate a model on hold-out pairs; write ``metrics.json``, ``provenance.json``,
     ``report.html`` and the PNG figures into ``output``.
@@ -119,6 +126,11 @@ def validate(
         allow_seed_overlap: accept a hold-out generated with a training seed.
         device: torch device for sampling.
         progress: show progress bars (over kinds, and of the baseline training).
+        met: NanoAOD reco MET collection (``"auto"``: ``MET``, else Run-3 ``PFMET``; or e.g.
+            ``PuppiMET``).
+
+        closure: also run the analysis closure (:mod:`mlsmear.validation.closure`) when jets,
+            electrons, muons and MET are validated together (key ``closure``).
 
     Returns:
         The metrics by kind, as written to ``metrics.json``.
@@ -126,7 +138,7 @@ def validate(
     if baseline is not None and train_baseline_on is not None:
         raise ValueError("give either a baseline bundle or data to train one on, not both")
     bundle, sources, output = _bundle(model), _sources(holdout), Path(output)
-    tables = _read(sources)
+    tables = _read(sources, met)
     kinds = _select_kinds(bundle, tables, kinds)
     provenance = holdout_provenance(sources, bundle, kinds, allow_seed_overlap=allow_seed_overlap)
     events = _first_events(tables, max_events)  # every kind's events: counts include zeros
@@ -138,17 +150,28 @@ def validate(
     else:
         baseline_bundle = None if baseline is None else _bundle(baseline)
     metrics, figures = {}, {}
+    holdout, learnt = _event_samples(bundle, tables, kinds, events, seed, device)
+    empty = [k for k in kinds if len(holdout[k]) == 0]
+    if empty == kinds:
+        raise ValueError(f"the hold-out has no objects of the kinds {empty} in its {events.size} "
+                         "events: nothing to validate")
+    for kind in empty:  # e.g. jets in Z->nunu: the other kinds are still validated
+        warnings.warn(f"the hold-out has no {kind} objects in its {events.size} events: {kind} "
+                      "not validated", stacklevel=2)
+    kinds = [k for k in kinds if k not in empty]
     for kind in tqdm(kinds, desc="validate", unit="kind", disable=not progress):
-        table = tables[kind]
-        table = table.filter(pc.is_in(table.column("event"), value_set=pa.array(events)))
-        sample = holdout_sample(kind, table, bundle[kind].thresholds)
-        samples = {MODEL_LABEL: learnt_reco(bundle[kind], sample, seed, device=device)}
+        sample = holdout[kind]
+        samples = {MODEL_LABEL: learnt[kind]}
         if baseline_bundle is not None and kind in baseline_bundle:
             samples[BASELINE_LABEL] = learnt_reco(baseline_bundle[kind], sample, seed,
                                                   device=device)
         metrics[kind], figures[kind] = _validate_kind(
             sample, samples, events, output, bundle=bundle, seed=seed, device=device,
             auc_objects=auc_objects, noise_floor=noise_floor, title=_title(kind, provenance),
+        )
+    if closure and set(kinds) >= {"jet", "electron", "muon", "met"}:
+        metrics["closure"], figures["closure"] = _closure(
+            holdout, learnt, tables, events, output, title=_title("events", provenance)
         )
     metrics = _jsonable(metrics)
     (output / "metrics.json").write_text(json.dumps(metrics, indent=1, ensure_ascii=False) + "\n")
@@ -164,6 +187,54 @@ def validate(
     (output / "provenance.json").write_text(json.dumps(record, indent=1, default=str) + "\n")
     write_html(output / "report.html", metrics, figures, provenance, info)
     return metrics
+
+
+def _event_samples(
+    bundle: Bundle, tables: Mapping[str, pa.Table], kinds: Sequence[str], events: np.ndarray,
+    seed: int, device: str,
+) -> tuple[dict[str, KindSample], dict[str, Reco]]:
+    """Hold-out rows and learnt reco of ``kinds`` (objects first, then MET: a MET model with
+    object context gets the recoil of the learnt jets and muons, sampled for that if needed)."""
+    wanted = list(kinds)
+    met_objects = "met" in wanted and uses_objects(bundle["met"].card)
+    if met_objects:
+        wanted += [k for k in ("jet", "muon") if k in bundle and k in tables and k not in wanted]
+    holdout, learnt = {}, {}
+    for kind in [k for k in wanted if k != "met"] + [k for k in wanted if k == "met"]:
+        table = tables[kind]
+        table = table.filter(pc.is_in(table.column("event"), value_set=pa.array(events)))
+        sample = holdout_sample(kind, table, bundle[kind].thresholds)
+        if kind == "met" and met_objects:
+            recoil = learnt_recoil(sample.event, holdout, learnt)
+            truth = {**sample.truth, **dict(zip(RECOIL_FIELDS, recoil, strict=True))}
+            sample = KindSample(kind, sample.event, truth, sample.reference)
+        holdout[kind] = sample
+        learnt[kind] = learnt_reco(bundle[kind], sample, seed, device=device)
+    return holdout, learnt
+
+
+def _closure(
+    holdout: Mapping[str, KindSample], learnt: Mapping[str, Reco],
+    tables: Mapping[str, pa.Table], events: np.ndarray, output: Path, *, title: str,
+) -> tuple[dict[str, Any], list[Path]]:
+    """Analysis-closure yields (``metrics.json`` key ``closure``) and figures."""
+    reco_only = {}
+    for kind, name in RECO_ONLY.items():
+        if name in tables:
+            reco_only[kind] = {c: tables[name].column(c).to_numpy(zero_copy_only=False)
+                               for c in tables[name].column_names}
+    teacher = {k: s.reference for k, s in holdout.items()}
+    obs_t = observables(event_reco(events, holdout, teacher, reco_only))
+    obs_l = observables(event_reco(events, holdout, learnt))
+    result: dict[str, Any] = {"selections": closure_metrics(obs_t, obs_l)}
+    result["reco_only_fraction"] = reco_only_fractions(holdout, tables, events)
+    paths = []
+    with style():
+        for stem, figure in closure_figures(obs_t, obs_l, title).items():
+            path = output / f"{stem}.png"
+            figure.savefig(path, dpi=90)
+            paths.append(path)
+    return result, paths
 
 
 def _train_baseline(

@@ -93,6 +93,9 @@ def holdout_sample(kind: str, table: pa.Table, thresholds: Mapping[str, float]) 
     missing = [q for q in kind_spec(kind).quantities if q not in truth]
     if missing:
         raise ValueError(f"{kind} hold-out pairs lack the truth columns {missing}")
+    for column, values in (("truth_charge", truth), ("reco_charge", reco)):
+        if column in table.column_names:  # leptons: for opposite-charge pairs in the closure
+            values["charge"] = table.column(column).to_numpy().astype(np.float64)
     event = table.column("event").to_numpy().astype(np.int64)
     return KindSample(kind, event, truth, apply_thresholds(thresholds, matched, reco))
 

@@ -1,0 +1,126 @@
+"""MET that follows the objects: the reference vector a MET model smears around.
+
+A detector's missing ET is minus the vector sum of everything it measured. Relative to the
+generator's GenMET (the neutrinos), it moves by minus the mismeasurement of every visible object:
+a jet measured low makes MET along the jet, and a muon the tracker never sees (beyond its
+acceptance) becomes MET. A MET model with *object context* therefore smears not around GenMET but
+around the reference
+
+    P = GenMET + D,   D = Σ_jets kept (c · truth − reco) + Σ_muons kept (truth − reco)
+                          + Σ_muons with |η| > η_tracker truth,
+
+(vectors in the transverse plane, GeV), where "kept" are the objects reconstructed above the
+models' thresholds (the teacher's matched objects when training, the sampled ones when smearing),
+c = 1 − ``muon_frac`` is the calorimeter share of a GenJet (its prompt muons are measured by the
+tracker, not by the jet), and η_tracker = :data:`MUON_TRACKER_ETA`: muons inside the tracker
+leave their track in MET whether identified or not, so only those beyond it are invisible.
+Electrons and photons are inside the jets that the calorimeter makes of them. The network then
+learns the remaining response around P from |P|, HT, N_jet, |GenMET| and |D|.
+
+The same :func:`object_recoil` serves training (teacher reco from pairs), validation and smearing
+(sampled objects), so the definition is written once. Inputs of a MET record: ``pt``, ``phi``
+(GenMET), ``ht``, ``njet`` and ``dmet_px``, ``dmet_py`` (the components of D, GeV);
+:func:`reference_truth` turns them into the model's truth columns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = [
+    "MUON_TRACKER_ETA",
+    "RECOIL_FIELDS",
+    "REFERENCE",
+    "RecoilTerms",
+    "derived_names",
+    "object_recoil",
+    "reference_truth",
+    "uses_objects",
+]
+
+#: |η| beyond which a muon leaves no track, hence no trace in MET (ATLAS/CMS trackers: 2.5).
+MUON_TRACKER_ETA = 2.5
+#: Model-card value of ``reference`` for MET models with object context.
+REFERENCE = "genmet+objects"
+#: Fields of a MET record that carry the object recoil D (GeV).
+RECOIL_FIELDS = ("dmet_px", "dmet_py")
+#: Derived network inputs of such a model: |GenMET| and |D| (GeV).
+_DERIVED = ("genmet", "dmet")
+
+
+@dataclass(frozen=True)
+class RecoilTerms:
+    """Flat objects of one kind entering :func:`object_recoil`.
+
+    Arguments:
+        event: row of each object's event (0 … n_events − 1).
+        truth_pt (GeV), truth_eta, truth_phi: truth kinematics.
+        reco_pt (GeV), reco_phi: reco kinematics (ignored where not ``kept``; NaN allowed).
+        kept: reconstructed above the model's thresholds.
+        calo_fraction: share of the truth pT the calorimeter measures (jets: 1 − muon_frac);
+            None means 1.
+    """
+
+    event: np.ndarray
+    truth_pt: np.ndarray
+    truth_eta: np.ndarray
+    truth_phi: np.ndarray
+    reco_pt: np.ndarray
+    reco_phi: np.ndarray
+    kept: np.ndarray
+    calo_fraction: np.ndarray | None = None
+
+
+def _sum(event: np.ndarray, pt: np.ndarray, phi: np.ndarray, n_events: int) -> np.ndarray:
+    px = np.bincount(event, weights=pt * np.cos(phi), minlength=n_events)
+    py = np.bincount(event, weights=pt * np.sin(phi), minlength=n_events)
+    return np.stack([px, py])
+
+
+def object_recoil(
+    n_events: int, *, jets: RecoilTerms | None = None, muons: RecoilTerms | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(dmet_px, dmet_py)`` per event: the vector D of the module docstring (GeV)."""
+    total = np.zeros((2, n_events))
+    for terms, is_muon in ((jets, False), (muons, True)):
+        if terms is None or terms.event.size == 0:
+            continue
+        event = np.asarray(terms.event, dtype=np.int64)
+        kept = np.asarray(terms.kept, dtype=bool)
+        scale = 1.0 if terms.calo_fraction is None else np.clip(terms.calo_fraction, 0.0, 1.0)
+        truth_pt = np.asarray(terms.truth_pt, dtype=np.float64) * scale
+        total += _sum(event[kept], truth_pt[kept], terms.truth_phi[kept], n_events)
+        total -= _sum(event[kept], terms.reco_pt[kept], terms.reco_phi[kept], n_events)
+        if is_muon:
+            unseen = ~kept & (np.abs(terms.truth_eta) > MUON_TRACKER_ETA)
+            total += _sum(event[unseen], terms.truth_pt[unseen], terms.truth_phi[unseen], n_events)
+    return total[0], total[1]
+
+
+def uses_objects(card: Mapping) -> bool:
+    """True for a MET model card whose reference is GenMET plus the object recoil."""
+    return card.get("reference") == REFERENCE
+
+
+def reference_truth(truth: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """A MET model's truth columns from a MET record (``pt``, ``phi`` = GenMET, ``dmet_px``,
+    ``dmet_py`` = D, GeV, and any others): ``pt``, ``phi`` of P = GenMET + D, ``genmet`` =
+    |GenMET| and ``dmet`` = |D|; other columns pass through."""
+    missing = [f for f in ("pt", "phi", *RECOIL_FIELDS) if f not in truth]
+    if missing:
+        raise ValueError(f"MET record lacks {missing} (the object recoil D, GeV)")
+    dx, dy = (np.asarray(truth[f], dtype=np.float64) for f in RECOIL_FIELDS)
+    genmet = np.asarray(truth["pt"], dtype=np.float64)
+    px = genmet * np.cos(truth["phi"]) + dx
+    py = genmet * np.sin(truth["phi"]) + dy
+    out = dict(truth)
+    out.update(pt=np.hypot(px, py), phi=np.arctan2(py, px), genmet=genmet, dmet=np.hypot(dx, dy))
+    return out
+
+
+def derived_names() -> tuple[str, ...]:
+    """Network inputs :func:`reference_truth` adds (not fields of the MET record)."""
+    return _DERIVED

@@ -1,0 +1,109 @@
+"""Smear whole events: the objects first, then MET from what was sampled.
+
+:func:`smear_event` smears every object kind of a bundle with :func:`mlsmear.smear`, then, for a
+MET model with object context (:mod:`mlsmear.met_context`), computes each event's recoil D from
+the sampled jets and muons (:func:`smeared_recoil`) and smears MET around GenMET + D. Every draw
+stays a counter-based function of (seed, event, object, quantity, draw), so the objects are the
+same as those of separate ``smear()`` calls with the same seed, and the result does not depend on
+how the events are split into chunks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import awkward as ak
+import numpy as np
+
+from .met_context import RECOIL_FIELDS, RecoilTerms, object_recoil, uses_objects
+from .model import Bundle
+from .smear import smear
+
+__all__ = ["smear_event", "smeared_recoil"]
+
+
+def _terms(truth: ak.Array, reco: ak.Array, *, calo_field: str | None) -> RecoilTerms:
+    """Recoil terms of one kind: every truth object, kept where a smeared object points at it."""
+    counts = ak.to_numpy(ak.num(truth, axis=1)).astype(np.int64)
+    offsets = np.concatenate([[0], np.cumsum(counts)])
+    event = np.repeat(np.arange(counts.size), counts)
+    reco_counts = ak.to_numpy(ak.num(reco, axis=1)).astype(np.int64)
+    rows = np.repeat(offsets[:-1], reco_counts) + ak.to_numpy(ak.flatten(reco.truth_index))
+    flat = {f: ak.to_numpy(ak.flatten(truth[f])).astype(np.float64) for f in ("pt", "eta", "phi")}
+    kept = np.zeros(counts.sum(), dtype=bool)
+    kept[rows] = True
+    reco_pt, reco_phi = np.full(kept.size, np.nan), np.full(kept.size, np.nan)
+    reco_pt[rows] = ak.to_numpy(ak.flatten(reco.pt))
+    reco_phi[rows] = ak.to_numpy(ak.flatten(reco.phi))
+    calo = None
+    if calo_field is not None and calo_field in ak.fields(truth):
+        calo = 1.0 - ak.to_numpy(ak.flatten(truth[calo_field])).astype(np.float64)
+    return RecoilTerms(
+        event, flat["pt"], flat["eta"], flat["phi"], reco_pt, reco_phi, kept, calo_fraction=calo
+    )
+
+
+def smeared_recoil(
+    truth: Mapping[str, ak.Array], reco: Mapping[str, ak.Array]
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(dmet_px, dmet_py)`` per event (GeV) of the sampled jets and muons.
+
+    Arguments:
+        truth: jagged truth collections by kind (``jet`` with ``muon_frac`` when it has one,
+            ``muon``), plain records with ``pt`` (GeV), ``eta``, ``phi``.
+        reco: the :func:`mlsmear.smear` output of the same kinds (plain records with
+            ``truth_index``), after thresholds.
+    """
+    n_events = len(next(iter(truth.values())))
+    terms = {
+        kind: _terms(truth[kind], reco[kind], calo_field="muon_frac" if kind == "jet" else None)
+        for kind in ("jet", "muon") if kind in truth and kind in reco
+    }
+    return object_recoil(n_events, jets=terms.get("jet"), muons=terms.get("muon"))
+
+
+def smear_event(
+    truth: Mapping[str, ak.Array],
+    *,
+    bundle: Bundle,
+    seed: int = 0,
+    event_id: Any = None,
+    kinds: Iterable[str] | None = None,
+    device: str = "cpu",
+) -> dict[str, ak.Array]:
+    """Reco collections by kind of plain-array truth events (objects first, then MET).
+
+    Arguments:
+        truth: truth collections by kind (jagged records; ``met`` one record per event with
+            ``pt``, ``phi`` = GenMET, ``ht``, ``njet``), all of the same events.
+        bundle: the detector's models; kinds: the kinds to return (default: every kind of
+            ``truth`` the bundle has).
+        seed, event_id, device: as for :func:`mlsmear.smear`.
+
+    A MET model with object context needs the bundle's jet and muon models and the truth jets
+    and muons: they are smeared even when not asked for (the same objects ``smear`` gives).
+    """
+    wanted = [k for k in (kinds or truth) if k in bundle]
+    needed = set(wanted)
+    met_objects = "met" in wanted and uses_objects(bundle["met"].card)
+    if met_objects:
+        missing = [k for k in ("jet", "muon") if k not in truth or k not in bundle]
+        if missing:
+            raise ValueError(
+                f"the MET model follows the sampled objects and needs {missing} truth and models"
+            )
+        needed |= {"jet", "muon"}
+    options = dict(seed=seed, event_id=event_id, device=device)
+    reco = {
+        kind: smear(truth[kind], model=bundle[kind], kind=kind, **options)
+        for kind in truth if kind in needed and kind != "met"
+    }
+    if "met" in needed:
+        record = truth["met"]
+        if met_objects:
+            dx, dy = smeared_recoil(truth, reco)
+            for name, values in zip(RECOIL_FIELDS, (dx, dy), strict=True):
+                record = ak.with_field(record, values, name)
+        reco["met"] = smear(record, model=bundle["met"], kind="met", **options)
+    return {kind: reco[kind] for kind in wanted}
