@@ -1,23 +1,24 @@
 """A ttbar analysis on smeared truth inside coffea, compared with the file's own reconstruction.
 
 Runs :class:`mlsmear.processors.TTbarLeptonJets` through :class:`mlsmear.MLSmearProcessor` with a
-coffea ``Runner`` over a NanoAOD file (default: the bundled 200-event ttbar file), prints a cut
-flow and summary table, and saves the HT, MET, jet-multiplicity and hadronic-top-mass plots.
-Where the file has its own reco (``Jet_pt``), the same analysis runs on it for comparison.
+coffea ``Runner`` over a NanoAOD file (default: the bundled 200-event CMS ttbar file), and, where
+the file has its own reco (``Jet_pt``: CMS full simulation), the same analysis on it. Prints the
+cut flow and binned means side by side (naming the model and its detector) and saves the
+jet-multiplicity, HT, MET and M3 plots with ratio panels (mlsmear / file) to ``--out``.
 
-    python examples/coffea_runner.py                       # shipped weights, bundled file
-    python examples/coffea_runner.py --model PATH --out plots --chunksize 50 --workers 2
+    python examples/coffea_runner.py --out out             # shipped weights, bundled file
+    python examples/coffea_runner.py --model PATH --file nano.root --chunksize 50000 --workers 2
 """
 
 from __future__ import annotations
 
 import argparse
-import warnings
+import inspect
+import os
 from pathlib import Path
 from typing import Any
 
 import hist
-import matplotlib
 import numpy as np
 import uproot
 from coffea import processor
@@ -25,13 +26,14 @@ from coffea.nanoevents import NanoAODSchema
 
 import mlsmear
 from mlsmear import processors
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import mplhep  # noqa: E402
+from mlsmear.models_command import bundle_summary
+from mlsmear.validation.plots import ratio_figure, style
 
 BUNDLED = Path(__file__).resolve().parents[1] / "tests" / "data" / "nano_tt_v12.root"
-PLOTS = ("njet", "ht", "met", "mtop")
+#: Histogram keys of TTbarLeptonJets -> plot file stem.
+PLOTS = {"njet": "njet", "ht": "ht", "met": "met", "mtop": "m3", "nbtag": "nbtag"}
+#: What the file's own reco is (NanoAOD: CMS full simulation).
+FILE_DETECTOR = "CMS full simulation"
 
 
 def _run(args: argparse.Namespace, analysis: processor.ProcessorABC) -> dict[str, Any]:
@@ -49,61 +51,133 @@ def _mean(histogram: hist.Hist) -> float:
     return float(np.average(histogram.axes[0].centers, weights=values)) if values.sum() else 0.0
 
 
-def summary(results: dict[str, dict[str, Any]]) -> str:
-    """A text table: cut flow and binned means, one column per result (``smeared``, ``reco``)."""
+def labels(analysis: processors.TTbarLeptonJets) -> dict[str, str]:
+    """Axis labels that state the selection (from the analysis' own thresholds)."""
+    jets = rf"jets $p_\mathrm{{T}}$ > {analysis.jet_pt:g} GeV, |$\eta$| < {analysis.max_eta:g}"
+    return {
+        "njet": f"number of {jets}",
+        "ht": r"$H_\mathrm{T}$ [GeV]" + f"\n(scalar sum of {jets})",
+        "met": r"$E_\mathrm{T}^\mathrm{miss}$ [GeV]",
+        "nbtag": f"number of b-tagged {jets}\n(events before the b-tag requirement)",
+        "mtop": "M3 [GeV] (not the top mass)\n"
+        + r"(mass of the 3-jet combination with the largest $p_\mathrm{T}$)",
+    }
+
+
+def selection(analysis: processors.TTbarLeptonJets) -> str:
+    """The event selection in words."""
+    btags = getattr(analysis, "min_btags", 0)
+    return (
+        f"1 e or μ (pT > {analysis.lepton_pt:g} GeV, |η| < {analysis.max_eta:g}), "
+        f"≥ {analysis.min_jets} jets (pT > {analysis.jet_pt:g} GeV, |η| < {analysis.max_eta:g}, "
+        "ΔR(jet, lepton) > 0.4)" + (f", ≥ {btags} b-tagged" if btags else "")
+    )
+
+
+def analysis_with(min_btags: int) -> processors.TTbarLeptonJets:
+    """The ttbar analysis requiring ``min_btags`` b-tagged jets (where the processor has b-tags)."""
+    if "min_btags" in inspect.signature(processors.TTbarLeptonJets).parameters:
+        return processors.TTbarLeptonJets(min_btags=min_btags)
+    return processors.TTbarLeptonJets()
+
+
+def summary(results: dict[str, dict[str, Any]], model: dict[str, Any], file: Path) -> str:
+    """A text table: cut flow and binned means, one named column per result, with the model
+    and its detector said, and a note when that detector is not the file's."""
     names = list(results)
-    rows = [(step, [results[n]["cutflow"]["ttbar"][step] for n in names])
+    rows = [(f"events: {'all' if step == 'events' else step}",
+             [results[n]["cutflow"]["ttbar"][step] for n in names])
             for step in results[names[0]]["cutflow"]["ttbar"]]
-    for key, label in (("ht", "mean HT [GeV]"), ("met", "mean MET [GeV]"),
-                       ("mtop", "mean M3 [GeV]"), ("njet", "mean jets")):
-        means = [round(_mean(results[n][key][{"dataset": "ttbar"}]), 1) for n in names]
-        rows.append((label, means))
+    for key, label in (("njet", "mean number of jets"), ("ht", "mean HT [GeV]"),
+                       ("met", "mean MET [GeV]"), ("mtop", "mean M3 [GeV]")):
+        rows.append((label, [round(_mean(results[n][key][{"dataset": "ttbar"}]), 1)
+                             for n in names]))
     width = max(len(r[0]) for r in rows)
-    lines = [f"{'':{width}}  " + "  ".join(f"{n:>10}" for n in names)]
-    lines += [f"{label:{width}}  " + "  ".join(f"{v:>10}" for v in vs) for label, vs in rows]
+    column = max(12, *(len(n) for n in names))
+    lines = [
+        f"model {model['name']!r}: learnt detector {model['detector']} ({model['description']})",
+        f"file {file.name}: reco = {FILE_DETECTOR}" if len(names) > 1 else f"file {file.name}",
+        "",
+        f"{'':{width}}  " + "  ".join(f"{n:>{column}}" for n in names),
+    ]
+    lines += [f"{label:{width}}  " + "  ".join(f"{v:>{column}}" for v in vs) for label, vs in rows]
+    if len(names) > 1 and "cms" not in model["detector"].lower():
+        lines += ["", f"note: the model learnt {model['detector']}, not {FILE_DETECTOR}: the "
+                  "columns differ by the two detectors as well as by mlsmear's own fidelity."]
     return "\n".join(lines)
 
 
-def plot(results: dict[str, dict[str, Any]], out: Path) -> list[Path]:
-    """One PNG per histogram, smeared and reco overlaid."""
+def plot(
+    results: dict[str, dict[str, Any]], out: Path, analysis: processors.TTbarLeptonJets
+) -> list[Path]:
+    """One PNG per histogram: the file's reco as the reference (points with statistical error
+    bars), mlsmear as a line with its statistical band, and the ratio mlsmear / file."""
     out.mkdir(parents=True, exist_ok=True)
-    plt.style.use(mplhep.style.CMS)
+    names = list(results)
+    reference, others = (names[-1], names[:-1]) if len(names) > 1 else (names[0], [])
+    axis_labels = labels(analysis)
+    btags = getattr(analysis, "min_btags", 0)
+    title = (
+        f"ttbar → lepton + jets: 1 e or μ, pT > {analysis.lepton_pt:g} GeV, "
+        f"|η| < {analysis.max_eta:g}\n≥ {analysis.min_jets} jets, pT > {analysis.jet_pt:g} GeV, "
+        f"|η| < {analysis.max_eta:g}, ΔR(jet, lepton) > 0.4"
+        + (f", ≥ {btags} b-tagged" if btags else "")
+    )
     saved = []
-    for key in PLOTS:
-        fig, ax = plt.subplots()
-        for name, result in results.items():
-            mplhep.histplot(result[key][{"dataset": "ttbar"}], ax=ax, label=name)
-        ax.set_ylabel("events")
-        ax.set_title(f"semileptonic ttbar, {len(results)} samples", fontsize=14)
-        ax.legend()
-        saved.append(out / f"{key}.png")
-        fig.savefig(saved[-1], dpi=80)
-        plt.close(fig)
+    with style():
+        for key, stem in PLOTS.items():
+            if key not in results[reference] or (  # b-tags: where the analysis counts them
+                key == "nbtag" and not getattr(analysis, "min_btags", 0)
+            ):
+                continue
+            fig = ratio_figure(
+                results[reference][key][{"dataset": "ttbar"}],
+                {n: results[n][key][{"dataset": "ttbar"}] for n in others},
+                title, xlabel=axis_labels[key], ylabel="events / bin",
+                reference_label=reference, band=None,
+            )
+            fig.axes[0].set_title(title, loc="left", fontsize=12)
+            fig.axes[1].xaxis.label.set_fontsize("small")
+            saved.append(out / f"{stem}.png")
+            fig.savefig(saved[-1], dpi=100)
     return saved
 
 
 def main(argv: list[str] | None = None) -> dict[str, dict[str, Any]]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--file", type=Path, default=BUNDLED, help="NanoAOD file")
-    parser.add_argument("--model", default="default", help="'default' or a bundle directory")
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--chunksize", type=int, default=50)
-    parser.add_argument("--workers", type=int, default=1, help="> 1: FuturesExecutor")
-    parser.add_argument("--out", type=Path, default=Path("plots"), help="plot directory")
+    parser.add_argument("--file", type=Path, default=BUNDLED,
+                        help="NanoAOD file (default: the bundled 200-event CMS ttbar file)")
+    parser.add_argument("--model", default="default",
+                        help="shipped bundle name or bundle directory (default: %(default)s)")
+    parser.add_argument("--seed", type=int, default=1, help="sampling seed (default: %(default)s)")
+    parser.add_argument("--chunksize", type=int, default=50,
+                        help="events per coffea chunk (default: %(default)s)")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="> 1: FuturesExecutor with this many workers (default: %(default)s)")
+    parser.add_argument("--out", type=Path, default=Path("plots"),
+                        help="plot directory (default: %(default)s)")
+    parser.add_argument("--min-btags", type=int, default=1,
+                        help="b-tagged jets required; a model without a b-tag head falls back to "
+                        "0, and the job says so (default: %(default)s)")
     args = parser.parse_args(argv)
-    # real NanoAOD files lack some cross-reference targets (e.g. Photon): coffea warns, harmless
-    warnings.filterwarnings("ignore", "Missing cross-reference", RuntimeWarning)
+    # coffea warns once per link whose target a file lacks (e.g. FatJet -> SubJet): harmless
+    NanoAODSchema.warn_missing_crossrefs = False
+    os.environ.setdefault("PYTHONWARNINGS", "ignore:Missing cross-reference")  # worker processes
 
-    results = {
-        "smeared": _run(args, mlsmear.MLSmearProcessor(
-            processors.TTbarLeptonJets(), model=args.model, seed=args.seed
-        )),
-    }
+    model = bundle_summary(args.model)
+    min_btags = args.min_btags
+    if min_btags and not getattr(mlsmear.load(args.model)["jet"], "tags", ()):
+        print(f"note: model {model['name']!r} gives its jets no b-tag: selecting without b-tags")
+        min_btags = 0
+    analysis = analysis_with(min_btags)
+    results = {f"mlsmear {model['name']}": _run(args, mlsmear.MLSmearProcessor(
+        analysis, model=args.model, seed=args.seed
+    ))}
     if "Jet_pt" in uproot.open(args.file)["Events"]:
-        results["reco"] = _run(args, processors.TTbarLeptonJets())
-    print(f"{args.file.name}: semileptonic ttbar selection, model {args.model!r}")
-    print(summary(results))
-    for path in plot(results, args.out):
+        results[f"{FILE_DETECTOR} (file)"] = _run(args, analysis)
+    print(f"{args.file.name}: semileptonic ttbar selection: {selection(analysis)}")
+    print(summary(results, model, args.file))
+    for path in plot(results, args.out, analysis):
         print(f"saved {path}")
     return results
 

@@ -20,11 +20,17 @@ __all__ = ["register", "run"]
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``validate`` sub-command to the ``mlsmear`` parser."""
+    from .registry import shipped
+
     parser = subparsers.add_parser(
         "validate", help="compare a model with hold-out truth <-> reco pairs (HTML report)",
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--model", required=True, help="bundle name, directory or model card")
+    parser.add_argument(
+        "--model", required=True,
+        help=f"shipped bundle ({', '.join(shipped())}), bundle directory or model card "
+        "<kind>.json; 'mlsmear models' lists the shipped ones",
+    )
     parser.add_argument(
         "--pairs", nargs="+", required=True,
         help="hold-out pairs directories (or NanoAOD / Delphes files) never used in training",

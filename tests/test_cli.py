@@ -70,7 +70,7 @@ def test_models_lists_shipped_bundles_with_descriptions(capsys):
 
 def test_model_and_card_options_list_the_shipped_names():
     subs = _subparsers(build_parser())
-    for name in ("smear", "filter"):
+    for name in ("smear", "filter", "validate"):
         model = next(a for a in subs[name]._actions if "--model" in a.option_strings)
         assert all(b in model.help for b in mlsmear.shipped())
     card = next(a for a in subs["filter"]._actions if "--card" in a.option_strings)

@@ -99,12 +99,18 @@ def test_runner_example(tiny_bundle_dir, tmp_path, capsys):
         ["--model", str(tiny_bundle_dir), "--out", str(tmp_path), "--chunksize", "100"]
     )
     printed = capsys.readouterr().out
-    assert "smeared" in printed and "reco" in printed
-    assert any(line.split() == ["events", "200", "200"] for line in printed.splitlines())
-    assert results["reco"]["cutflow"]["ttbar"]["events"] == 200
-    assert sorted(p.name for p in tmp_path.glob("*.png")) == [
-        "ht.png", "met.png", "mtop.png", "njet.png"
-    ]
+    model = f"mlsmear {tiny_bundle_dir.name}"
+    header = next(line for line in printed.splitlines() if model in line)
+    assert header.split() == [*model.split(), "CMS", "full", "simulation", "(file)"]
+    assert f"model {tiny_bundle_dir.name!r}: learnt detector" in printed
+    assert "note: the model learnt" in printed  # not the file's CMS detector
+    assert any(line.split() == ["events:", "all", "200", "200"] for line in printed.splitlines())
+    assert results["CMS full simulation (file)"]["cutflow"]["ttbar"]["events"] == 200
+    expected = {"ht.png", "m3.png", "met.png", "njet.png"}
+    # (the tiny models learn no b-tags: the job selects without them and draws no b-tag plot)
+    selection = next(line for line in printed.splitlines() if "ttbar selection" in line)
+    assert "b-tagged" not in selection
+    assert {p.name for p in tmp_path.glob("*.png")} == expected
 
 
 def test_snippet_example(tiny_bundle_dir, capsys):
