@@ -4,8 +4,9 @@ NanoAOD objects: ``pt``, ``eta``, ``phi``, ``mass`` (GeV; mass only, no energy),
 ``pdgId`` for leptons and photons, the jets' learnt tags (:data:`TAG_FIELDS`), and the links to
 their truth object: the local ``genJetIdx`` / ``genPartIdx`` (index in the event's ``GenJet`` /
 ``GenPart``) and the global ``genJetIdxG`` / ``genPartIdxG`` (row in the chunk's flat
-collection) that ``.matched_gen`` reads. NanoAOD ``MET``: ``pt``, ``phi``. Delphes objects: ``PT``, ``Eta``, ``Phi`` (``Mass`` for jets), ``Charge`` and the
-lower-case aliases coffea's ``DelphesSchema`` adds; ``MissingET``: ``MET``, ``Eta`` (0), ``Phi``.
+collection) that ``.matched_gen`` reads. NanoAOD ``MET``: ``pt``, ``phi``. Delphes objects:
+``PT``, ``Eta``, ``Phi`` (``Mass`` for jets), ``Charge``, the jets' ``BTag`` and the lower-case
+aliases coffea's ``DelphesSchema`` adds; ``MissingET``: ``MET``, ``Eta`` (0), ``Phi``.
 Every collection carries its coffea behaviour record and the ``collection_name`` parameter.
 Values are float64 (the engine's precision).
 """

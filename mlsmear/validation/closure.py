@@ -31,8 +31,8 @@ from .sampling import KindSample, Reco
 
 __all__ = [
     "BTAG_CUT", "CLOSURE_BAR", "CLOSURE_MIN_EVENTS", "DISTRIBUTIONS", "SELECTIONS",
-    "EventReco", "closure_metrics", "event_reco", "learnt_recoil", "observables",
-    "reco_only_fractions",
+    "EventReco", "closure_metrics", "event_reco", "learnt_recoil", "object_checks",
+    "observables", "reco_only_fractions",
 ]
 
 vector.register_awkward()
@@ -151,6 +151,97 @@ def learnt_recoil(
     out_x, out_y = np.empty_like(dx), np.empty_like(dy)
     out_x[order], out_y[order] = dx, dy
     return out_x, out_y
+
+
+#: Truth-pT bins (GeV) of the per-flavour b-tag efficiency check, and of the close-by jets.
+TAG_PT_BINS = (30.0, 50.0, 80.0, 120.0, 200.0, 400.0, np.inf)
+CLOSE_BY_DR, CLOSE_BY_PT_BINS, CLOSE_BY_RECO_PT = 0.5, ((20.0, 40.0), (40.0, 100.0)), 25.0
+#: Bars of the object checks: b-tag efficiency per flavour, close-by jets, lepton efficiency.
+TAG_BARS = {5: 0.01, 4: 0.01, 0: 0.002}
+CLOSE_BY_BAR, LEPTON_BAR = 0.02, 0.01
+
+
+def _rate_row(
+    teacher: np.ndarray, learnt: np.ndarray, selected: np.ndarray, bar: float
+) -> dict[str, float | int | bool | None]:
+    """Teacher and learnt fraction of ``selected`` objects with the flag set; the difference's
+    uncertainty treats both as binomial draws on the same objects (σ_t² + σ_l²); judged (pass)
+    only when that σ is below 0.4 × the bar."""
+    n = int(selected.sum())
+    if n == 0:
+        return {"objects": 0, "teacher": None, "learnt": None, "diff": None, "sigma": None,
+                "pass": None}
+    t, lt = float(teacher[selected].mean()), float(learnt[selected].mean())
+    sigma = float(np.sqrt((t * (1 - t) + lt * (1 - lt)) / n))
+    decisive = sigma < 0.4 * bar
+    return {"objects": n, "teacher": t, "learnt": lt, "diff": lt - t, "sigma": sigma,
+            "pass": bool(abs(lt - t) <= bar) if decisive else None}
+
+
+def _tag_row(
+    cut: Mapping[str, tuple[np.ndarray, np.ndarray]], truth_bin: np.ndarray, bar: float
+) -> dict[str, float | int | bool | None]:
+    """Tag rate among each detector's own reconstructed jets of a truth bin; σ of the
+    difference from both binomial counts; judged only when σ < 0.4 × the bar."""
+    (t_in, t_tag), (l_in, l_tag) = cut["teacher"], cut["learnt"]
+    n_t, n_l = int((t_in & truth_bin).sum()), int((l_in & truth_bin).sum())
+    if not n_t or not n_l:
+        return {"objects": n_t, "teacher": None, "learnt": None, "diff": None, "sigma": None,
+                "pass": None}
+    t, lt = (t_tag & truth_bin).sum() / n_t, (l_tag & truth_bin).sum() / n_l
+    sigma = float(np.sqrt(t * (1 - t) / n_t + lt * (1 - lt) / n_l))
+    return {"objects": n_t, "teacher": float(t), "learnt": float(lt), "diff": float(lt - t),
+            "sigma": sigma, "pass": bool(abs(lt - t) <= bar) if sigma < 0.4 * bar else None}
+
+
+def object_checks(
+    samples: Mapping[str, KindSample], learnt: Mapping[str, Reco]
+) -> dict[str, dict[str, dict]]:
+    """Per-object figures that analyses lean on, teacher vs learnt on the same truth objects:
+    the b-tag efficiency of reco jets (pT > 30 GeV, |η| < 2.5) per hadron flavour in truth-pT
+    bins; the efficiency (reco pT > 25 GeV) of truth jets with a truth neighbour within ΔR 0.5;
+    the efficiency of prompt isolated (``jet_iso`` < 0.05) electrons and muons, |η| < 2.5, in
+    truth pT 10–25 and > 25 GeV."""
+    out: dict[str, dict[str, dict]] = {}
+    jets = samples.get("jet")
+    if jets is not None and "jet" in learnt:
+        ref, mod = jets.reference, learnt["jet"]
+        pt, eta = jets.truth["pt"], np.abs(jets.truth["eta"])
+        if "btag" in ref.values and "btag" in mod.values and "hadronFlavour" in jets.truth:
+            flavour = jets.truth["hadronFlavour"]
+            cut = {}
+            for name, reco in (("teacher", ref), ("learnt", mod)):
+                inside = reco.reconstructed & _analysis_cuts(
+                    "jet", reco.values["pt"], reco.values["eta"]
+                )
+                cut[name] = (inside, inside & (np.nan_to_num(reco.values["btag"]) >= BTAG_CUT))
+            for f, bar in TAG_BARS.items():
+                rows = {}
+                for lo, hi in zip(TAG_PT_BINS[:-1], TAG_PT_BINS[1:], strict=True):
+                    truth_bin = (flavour == f) & (pt >= lo) & (pt < hi)
+                    rows[f"pt{lo:g}-{hi:g}"] = _tag_row(cut, truth_bin, bar)
+                out[f"btag_efficiency_flavour{f}"] = rows
+        if "dr_nearest" in jets.truth:
+            close = jets.truth["dr_nearest"] < CLOSE_BY_DR
+            t_eff = ref.reconstructed & (np.nan_to_num(ref.values["pt"]) > CLOSE_BY_RECO_PT)
+            l_eff = mod.reconstructed & (np.nan_to_num(mod.values["pt"]) > CLOSE_BY_RECO_PT)
+            out["close_by_jets"] = {
+                f"pt{lo:g}-{hi:g}": _rate_row(t_eff, l_eff, close & (pt >= lo) & (pt < hi)
+                                              & (eta < 2.5), CLOSE_BY_BAR)
+                for lo, hi in CLOSE_BY_PT_BINS
+            }
+    for kind in ("electron", "muon"):
+        sample = samples.get(kind)
+        if sample is None or kind not in learnt or "jet_iso" not in sample.truth:
+            continue
+        pt, eta = sample.truth["pt"], np.abs(sample.truth["eta"])
+        isolated = (sample.truth["jet_iso"] < 0.05) & (eta < 2.5)
+        out[f"{kind}_efficiency"] = {
+            label: _rate_row(sample.reference.reconstructed, learnt[kind].reconstructed,
+                             isolated & (pt >= lo) & (pt < hi), LEPTON_BAR)
+            for label, lo, hi in (("pt10-25", 10.0, 25.0), ("pt25+", 25.0, np.inf))
+        }
+    return out
 
 
 def _analysis_cuts(kind: str, pt: np.ndarray, eta: np.ndarray) -> np.ndarray:

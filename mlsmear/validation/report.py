@@ -157,7 +157,27 @@ def _closure_html(closure: Mapping[str, Any]) -> str:
         + (f" ({100 * f['fraction']:.2f} %)" if f["fraction"] is not None else "")
         for kind, f in closure.get("reco_only_fraction", {}).items()
     ) + " (not modelled).</p>")
+    lines += _object_checks_html(closure.get("objects", {}))
     return "\n".join(lines)
+
+
+def _object_checks_html(checks: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """Tables of the per-object checks (b-tag per flavour, close-by jets, leptons)."""
+    if not checks:
+        return []
+    lines = ["<table><tr><th>check</th><th>truth bin</th><th>objects</th><th>teacher</th>"
+             "<th>learnt</th><th>learnt − teacher</th><th>status</th></tr>"]
+    css = {True: ("PASS", "pass"), False: ("FAIL", "fail"), None: ("n/a", "na")}
+    for name, rows in checks.items():
+        for label, r in rows.items():
+            values = [f"{r[k]:.4f}" if r[k] is not None else "–" for k in ("teacher", "learnt")]
+            diff = "–" if r["diff"] is None else f"{r['diff']:+.4f} ± {r['sigma']:.4f}"
+            text, cls = css[r["pass"]]
+            cells = [name, label, str(r["objects"]), *values, diff]
+            lines.append("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells)
+                         + f'<td class="{cls}">{text}</td></tr>')
+    lines.append("</table>")
+    return lines
 
 
 def _image(path: Path) -> str:

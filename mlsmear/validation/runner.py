@@ -21,7 +21,14 @@ from ..model import Bundle, KindModel
 from ..pairs import RECO_ONLY
 from ..registry import load
 from .baseline import train_baseline, training_sources
-from .closure import closure_metrics, event_reco, learnt_recoil, observables, reco_only_fractions
+from .closure import (
+    closure_metrics,
+    event_reco,
+    learnt_recoil,
+    object_checks,
+    observables,
+    reco_only_fractions,
+)
 from .closure_plots import closure_figures
 from .observables import Observables, make_axes, observe
 from .plots import kind_figures, style
@@ -228,6 +235,7 @@ def _closure(
     obs_l = observables(event_reco(events, holdout, learnt))
     result: dict[str, Any] = {"selections": closure_metrics(obs_t, obs_l)}
     result["reco_only_fraction"] = reco_only_fractions(holdout, tables, events)
+    result["objects"] = object_checks(holdout, learnt)
     paths = []
     with style():
         for stem, figure in closure_figures(obs_t, obs_l, title).items():
