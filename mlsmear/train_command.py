@@ -88,9 +88,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="jets: do not learn the teacher's b/c-tags (default: learn those the pairs hold)",
     )
     parser.add_argument(
-        "--met-without-objects", action="store_true",
-        help="MET: smear around GenMET alone, not GenMET plus the recoil of the reconstructed "
-        "jets and muons (default when the sources hold jets and muons)",
+        "--met-with-objects", action="store_true",
+        help="MET: smear around GenMET plus the recoil of the reconstructed jets and muons "
+        "(needs jet and muon pairs in the sources; see docs/whole-events.md) instead of around "
+        "GenMET alone",
     )
     parser.add_argument(
         "--met", default="auto",
@@ -176,7 +177,10 @@ def run(args: argparse.Namespace) -> int:
         table = table.slice(0, args.max_objects)
     recoil = None
     card = _provenance(list(args.pairs), len(table))
-    if args.kind == "met" and not args.met_without_objects and {"jet", "muon"} <= set(tables):
+    if args.kind == "met" and args.met_with_objects:
+        missing = sorted({"jet", "muon"} - set(tables))
+        if missing:
+            raise ValueError(f"--met-with-objects needs {missing} pairs in the sources")
         recoil = teacher_recoil({**tables, "met": table})
         card["reference"] = REFERENCE
     truth, reco, matched = columns_from_pairs(args.kind, table, recoil)

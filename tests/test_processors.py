@@ -41,11 +41,11 @@ def _example(name):
 
 
 def test_ttbar_on_truth_only_input(truth_file, tiny_bundle_dir):
-    analysis = processors.TTbarLeptonJets()
+    analysis = processors.TTbarLeptonJets(min_btags=0)  # the tiny models learnt no tags
     out = _run(truth_file, mlsmear.MLSmearProcessor(analysis, model=tiny_bundle_dir))
     flow = list(out["cutflow"]["tt"].values())
-    assert flow[0] == 200 and flow[0] >= flow[1] >= flow[2] > 10
-    for key in ("njet", "ht", "met", "mtop"):
+    assert flow[0] == 200 and flow[0] >= flow[1] >= flow[2] == flow[3] > 10
+    for key in ("njet", "ht", "met", "mtop", "nbtag"):
         assert out[key][{"dataset": "tt"}].sum(flow=True) == flow[2]
     njet = out["njet"][{"dataset": "tt"}]
     assert njet[:4].sum() == 0  # at least four jets
@@ -56,7 +56,17 @@ def test_ttbar_on_truth_only_input(truth_file, tiny_bundle_dir):
 
 def test_ttbar_on_the_files_own_reco():
     out = _run(NANO_TT, processors.TTbarLeptonJets())
-    assert out["cutflow"]["tt"] == {"events": 200, "one lepton": 59, ">= 4 jets": 53}
+    flow = out["cutflow"]["tt"]
+    assert list(flow.values())[:3] == [200, 59, 53]  # events, one lepton, >= 4 jets
+    nbtag = out["nbtag"][{"dataset": "tt"}].values(flow=True)  # [underflow, 0, 1, ..., overflow]
+    assert nbtag.sum() == 53 and 0 < flow[">= 1 b-tags"] == nbtag[2:].sum() < 53
+    assert out["njet"][{"dataset": "tt"}].sum(flow=True) == flow[">= 1 b-tags"]
+
+
+def test_ttbar_needs_tagged_jets_or_says_so(truth_file, tiny_bundle_dir):
+    smeared = mlsmear.MLSmearProcessor(processors.TTbarLeptonJets(), model=tiny_bundle_dir)
+    with pytest.raises(Exception, match="no b-tag"):  # coffea wraps it, message kept
+        _run(truth_file, smeared)
 
 
 @pytest.mark.parametrize("smeared", [False, True])
