@@ -89,20 +89,33 @@ def sample_residuals(
             if sampler == "torch":
                 kb = torch.from_numpy(keys[start:stop].view(np.int64)).to(device)
                 ib = torch.from_numpy(index[start:stop]).to(device)
+            alive = slice(None)  # rows still sampled: objects lost by head 0 skip later heads
+            hb, sb = h, scores
+            kn, inn = keys[start:stop], index[start:stop]
             for k in range(n_q):
-                logits = net.head_logits(k, h, scores)
+                logits = net.head_logits(k, hb, sb)
                 probs = torch.softmax(logits, dim=1, dtype=torch.float32)
                 lost_ok = (allow_lost and k == 0) or k in zero_heads
                 if sampler == "torch":
-                    positions[:, k] = sample_positions_torch(probs, kb, ib, k, lost_ok)
+                    drawn = sample_positions_torch(probs, kb, ib, k, lost_ok)
                 else:
-                    positions[:, k] = torch.from_numpy(
-                        sample_positions(
-                            probs.cpu().numpy(), keys[start:stop], index[start:stop], k, lost_ok
-                        )
-                    )
+                    drawn = torch.from_numpy(sample_positions(probs.cpu().numpy(), kn, inn, k,
+                                                              lost_ok))
+                positions[alive, k] = drawn
                 if k + 1 < n_q:
-                    scores[:, k] = net.normal_scores(positions[:, k].float())
+                    scores[alive, k] = net.normal_scores(drawn.float())
+                if k == 0 and allow_lost:  # exact: a lost object's later draws are never used
+                    kept = positions[:, 0] != LOST
+                    if not bool(kept.all()):
+                        positions[~kept, 1:] = 0.5
+                        alive = torch.nonzero(kept).flatten()
+                        hb, sb = h[alive], scores[alive]
+                        rows = alive.cpu().numpy()
+                        kn, inn = kn[rows], inn[rows]
+                        if sampler == "torch":
+                            kb, ib = kb[alive], ib[alive]
+                elif k + 1 < n_q and not isinstance(alive, slice):
+                    sb = scores[alive]
             lost = positions[:, 0] == LOST
             zero = {k: (positions[:, k] == LOST) & ~lost for k in zero_heads}
             positions[positions == LOST] = 0.5
