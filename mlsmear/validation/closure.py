@@ -344,14 +344,14 @@ SELECTIONS: dict[str, tuple[str, Callable[[Mapping[str, np.ndarray]], np.ndarray
 
 #: Distributions drawn for the closure: observable → (axis label, bin edges).
 DISTRIBUTIONS: dict[str, tuple[str, np.ndarray]] = {
-    "n_jets": ("jets per event (pT > 30 GeV, |η| < 2.5)", np.arange(-0.5, 12.5)),
-    "n_btags": ("b-tagged jets per event (pT > 30 GeV, |η| < 2.5)", np.arange(-0.5, 5.5)),
-    "ht": ("H_T of jets with pT > 30 GeV, |η| < 2.5 [GeV]", np.geomspace(30, 4000, 31)),
-    "met": ("E_T^miss [GeV]", np.geomspace(5, 1500, 31)),
-    "dphi_min": ("Δφ_min(4 leading jets, E_T^miss), events with E_T^miss > 50 GeV",
+    "n_jets": ("jets per event\n(pT > 30 GeV, |η| < 2.5)", np.arange(-0.5, 12.5)),
+    "n_btags": ("b-tagged jets per event\n(pT > 30 GeV, |η| < 2.5)", np.arange(-0.5, 5.5)),
+    "ht": ("$H_T$ [GeV]\n(jets pT > 30 GeV, |η| < 2.5)", np.geomspace(30, 4000, 31)),
+    "met": ("$E_T^{miss}$ [GeV]", np.geomspace(5, 1500, 31)),
+    "dphi_min": ("Δφ$_{min}$(4 leading jets, $E_T^{miss}$)\n(events with $E_T^{miss}$ > 50 GeV)",
                  np.linspace(0, np.pi, 17)),
-    "m3": ("M3 (three jets of largest pT) [GeV], >= 3 jets", np.linspace(0, 600, 31)),
-    "mll": ("m_ll (two same-flavour opposite-charge leptons, pT > 25 GeV) [GeV]",
+    "m3": ("M3 [GeV]\n(3 jets of largest vector pT, ≥ 3 jets)", np.linspace(0, 600, 31)),
+    "mll": ("$m_{ll}$ [GeV] (pT > 25 GeV)\n(same flavour, opposite charge)",
             np.linspace(40, 140, 26)),
     "lead_jet_pt": ("leading jet pT [GeV] (|η| < 2.5)", np.geomspace(30, 3000, 31)),
 }

@@ -142,9 +142,9 @@ def _closure_html(closure: Mapping[str, Any]) -> str:
             "learnt / teacher (paired σ)", "within 5 % (≥ 300 teacher events)"]
     lines = [
         "<p>The same hold-out events through the teacher (its matched reco plus the reco "
-        "objects without a truth partner) and through the learnt detector (MET from the sampled "
-        "objects); the same cuts on both. Jets pT &gt; 30 GeV, |η| &lt; 2.5; leptons and "
-        "photons pT &gt; 25 GeV, |η| &lt; 2.5.</p>",
+        "objects without a truth partner) and through the learnt detector (a MET model with "
+        "object context follows the sampled objects); the same cuts on both. Jets pT &gt; 30 GeV, "
+        "|η| &lt; 2.5; leptons and photons pT &gt; 25 GeV, |η| &lt; 2.5.</p>",
         "<table><tr>" + "".join(f"<th>{h}</th>" for h in head) + "</tr>",
     ]
     css = {"PASS": "pass", "FAIL": "fail", "n/a": "na"}
