@@ -83,14 +83,15 @@ def sample_residuals(
         for start in range(0, n, batch_size):
             stop = min(start + batch_size, n)
             xb = torch.from_numpy(np.ascontiguousarray(x[start:stop])).to(device, dtype)
-            h = net.features(xb)
             positions = torch.empty((stop - start, n_q), dtype=torch.float64, device=device)
-            scores = torch.empty((stop - start, n_q), dtype=torch.float32, device=device)
             if sampler == "torch":
                 kb = torch.from_numpy(keys[start:stop].view(np.int64)).to(device)
                 ib = torch.from_numpy(index[start:stop]).to(device)
-            alive = slice(None)  # rows still sampled: objects lost by head 0 skip later heads
-            hb, sb = h, scores
+            # the rows still sampled (objects lost by head 0 skip the later heads): their trunk
+            # features and the normal scores of their quantities sampled so far
+            alive: slice | torch.Tensor = slice(None)
+            hb = net.features(xb)
+            sb = torch.empty((stop - start, n_q), dtype=torch.float32, device=device)
             kn, inn = keys[start:stop], index[start:stop]
             for k in range(n_q):
                 logits = net.head_logits(k, hb, sb)
@@ -103,19 +104,17 @@ def sample_residuals(
                                                               lost_ok))
                 positions[alive, k] = drawn
                 if k + 1 < n_q:
-                    scores[alive, k] = net.normal_scores(drawn.float())
+                    sb[:, k] = net.normal_scores(drawn.float())
                 if k == 0 and allow_lost:  # exact: a lost object's later draws are never used
                     kept = positions[:, 0] != LOST
                     if not bool(kept.all()):
                         positions[~kept, 1:] = 0.5
                         alive = torch.nonzero(kept).flatten()
-                        hb, sb = h[alive], scores[alive]
+                        hb, sb = hb[alive], sb[alive]
                         rows = alive.cpu().numpy()
                         kn, inn = kn[rows], inn[rows]
                         if sampler == "torch":
                             kb, ib = kb[alive], ib[alive]
-                elif k + 1 < n_q and not isinstance(alive, slice):
-                    sb = scores[alive]
             lost = positions[:, 0] == LOST
             zero = {k: (positions[:, k] == LOST) & ~lost for k in zero_heads}
             positions[positions == LOST] = 0.5
