@@ -25,7 +25,8 @@ import numpy as np
 import pyarrow as pa
 import vector
 
-from ..met_context import RecoilTerms, object_recoil
+from ..event_pairs import recoil_by_event
+from ..met_context import RecoilTerms
 from ..pairs import RECO_ONLY
 from .sampling import KindSample, Reco
 
@@ -129,28 +130,20 @@ def learnt_recoil(
     met_events: np.ndarray, samples: Mapping[str, KindSample], recos: Mapping[str, Reco]
 ) -> tuple[np.ndarray, np.ndarray]:
     """``(dmet_px, dmet_py)`` (GeV) of each MET row from the learnt jets and muons
-    (:func:`mlsmear.met_context.object_recoil`), aligned with ``met_events``."""
-    order = np.argsort(met_events, kind="stable")
-    events = met_events[order]
-    terms = {}
+    (:func:`mlsmear.event_pairs.recoil_by_event`), aligned with ``met_events``."""
+    objects = {}
     for kind in ("jet", "muon"):
         if kind not in samples or kind not in recos:
             continue
         sample, reco = samples[kind], recos[kind]
-        present = np.isin(sample.event, events)
         calo = None
         if kind == "jet" and "muon_frac" in sample.truth:
-            calo = 1.0 - sample.truth["muon_frac"][present]
-        terms[kind] = RecoilTerms(
-            np.searchsorted(events, sample.event[present]),
-            sample.truth["pt"][present], sample.truth["eta"][present],
-            sample.truth["phi"][present], reco.values["pt"][present],
-            reco.values["phi"][present], reco.reconstructed[present], calo,
+            calo = 1.0 - sample.truth["muon_frac"]
+        objects[kind] = RecoilTerms(
+            sample.event, sample.truth["pt"], sample.truth["eta"], sample.truth["phi"],
+            reco.values["pt"], reco.values["phi"], reco.reconstructed, calo,
         )
-    dx, dy = object_recoil(events.size, jets=terms.get("jet"), muons=terms.get("muon"))
-    out_x, out_y = np.empty_like(dx), np.empty_like(dy)
-    out_x[order], out_y[order] = dx, dy
-    return out_x, out_y
+    return recoil_by_event(met_events, objects)
 
 
 #: Truth-pT bins (GeV) of the per-flavour b-tag efficiency check, and of the close-by jets.
@@ -162,33 +155,18 @@ CLOSE_BY_BAR, LEPTON_BAR = 0.02, 0.01
 
 
 def _rate_row(
-    teacher: np.ndarray, learnt: np.ndarray, selected: np.ndarray, bar: float
+    teacher: tuple[np.ndarray, np.ndarray], learnt: tuple[np.ndarray, np.ndarray],
+    truth_bin: np.ndarray, bar: float,
 ) -> dict[str, float | int | bool | None]:
-    """Teacher and learnt fraction of ``selected`` objects with the flag set; the difference's
-    uncertainty treats both as binomial draws on the same objects (σ_t² + σ_l²); judged (pass)
-    only when that σ is below 0.4 × the bar."""
-    n = int(selected.sum())
-    if n == 0:
-        return {"objects": 0, "teacher": None, "learnt": None, "diff": None, "sigma": None,
-                "pass": None}
-    t, lt = float(teacher[selected].mean()), float(learnt[selected].mean())
-    sigma = float(np.sqrt((t * (1 - t) + lt * (1 - lt)) / n))
-    decisive = sigma < 0.4 * bar
-    return {"objects": n, "teacher": t, "learnt": lt, "diff": lt - t, "sigma": sigma,
-            "pass": bool(abs(lt - t) <= bar) if decisive else None}
-
-
-def _tag_row(
-    cut: Mapping[str, tuple[np.ndarray, np.ndarray]], truth_bin: np.ndarray, bar: float
-) -> dict[str, float | int | bool | None]:
-    """Tag rate among each detector's own reconstructed jets of a truth bin; σ of the
-    difference from both binomial counts; judged only when σ < 0.4 × the bar."""
-    (t_in, t_tag), (l_in, l_tag) = cut["teacher"], cut["learnt"]
+    """Each detector's rate in a truth bin: per detector ``(counted, flagged)`` masks over the
+    truth objects (e.g. its reconstructed jets, and those it tagged). The difference's σ comes
+    from both binomial counts; judged (pass) only when σ < 0.4 × the bar."""
+    (t_in, t_flag), (l_in, l_flag) = teacher, learnt
     n_t, n_l = int((t_in & truth_bin).sum()), int((l_in & truth_bin).sum())
     if not n_t or not n_l:
         return {"objects": n_t, "teacher": None, "learnt": None, "diff": None, "sigma": None,
                 "pass": None}
-    t, lt = (t_tag & truth_bin).sum() / n_t, (l_tag & truth_bin).sum() / n_l
+    t, lt = (t_flag & truth_bin).sum() / n_t, (l_flag & truth_bin).sum() / n_l
     sigma = float(np.sqrt(t * (1 - t) / n_t + lt * (1 - lt) / n_l))
     return {"objects": n_t, "teacher": float(t), "learnt": float(lt), "diff": float(lt - t),
             "sigma": sigma, "pass": bool(abs(lt - t) <= bar) if sigma < 0.4 * bar else None}
@@ -219,15 +197,20 @@ def object_checks(
                 rows = {}
                 for lo, hi in zip(TAG_PT_BINS[:-1], TAG_PT_BINS[1:], strict=True):
                     truth_bin = (flavour == f) & (pt >= lo) & (pt < hi)
-                    rows[f"pt{lo:g}-{hi:g}"] = _tag_row(cut, truth_bin, bar)
+                    rows[f"pt{lo:g}-{hi:g}"] = _rate_row(
+                        cut["teacher"], cut["learnt"], truth_bin, bar
+                    )
                 out[f"btag_efficiency_flavour{f}"] = rows
         if "dr_nearest" in jets.truth:
+            everyone = np.ones(pt.size, dtype=bool)  # the same truth jets for both detectors
             close = jets.truth["dr_nearest"] < CLOSE_BY_DR
             t_eff = ref.reconstructed & (np.nan_to_num(ref.values["pt"]) > CLOSE_BY_RECO_PT)
             l_eff = mod.reconstructed & (np.nan_to_num(mod.values["pt"]) > CLOSE_BY_RECO_PT)
             out["close_by_jets"] = {
-                f"pt{lo:g}-{hi:g}": _rate_row(t_eff, l_eff, close & (pt >= lo) & (pt < hi)
-                                              & (eta < 2.5), CLOSE_BY_BAR)
+                f"pt{lo:g}-{hi:g}": _rate_row(
+                    (everyone, t_eff), (everyone, l_eff),
+                    close & (pt >= lo) & (pt < hi) & (eta < 2.5), CLOSE_BY_BAR,
+                )
                 for lo, hi in CLOSE_BY_PT_BINS
             }
     for kind in ("electron", "muon"):
@@ -236,9 +219,12 @@ def object_checks(
             continue
         pt, eta = sample.truth["pt"], np.abs(sample.truth["eta"])
         isolated = (sample.truth["jet_iso"] < 0.05) & (eta < 2.5)
+        everyone = np.ones(pt.size, dtype=bool)
         out[f"{kind}_efficiency"] = {
-            label: _rate_row(sample.reference.reconstructed, learnt[kind].reconstructed,
-                             isolated & (pt >= lo) & (pt < hi), LEPTON_BAR)
+            label: _rate_row(
+                (everyone, sample.reference.reconstructed), (everyone, learnt[kind].reconstructed),
+                isolated & (pt >= lo) & (pt < hi), LEPTON_BAR,
+            )
             for label, lo, hi in (("pt10-25", 10.0, 25.0), ("pt25+", 25.0, np.inf))
         }
     return out
