@@ -22,7 +22,7 @@ from .counter_random import event_keys
 from .engine import DEFAULT_BATCH_SIZE, sample_reco
 from .identity import event_identity, fold_sample, sample_key_for
 from .kinds import kind_spec
-from .met_context import reference_truth, uses_objects
+from .met_context import RECOIL_FIELDS, reference_truth, uses_objects
 from .model import PRECISIONS, Bundle, KindModel, passes_thresholds
 from .ordering import pt_order
 from .registry import load
@@ -179,6 +179,12 @@ def _check_fields(truth: ak.Array, fields: list[str], extra: Mapping[str, Any]) 
             f"; {derived} are defined in mlsmear.generate.truth and computed automatically for "
             "coffea NanoEvents (smear events.GenJet)" if derived else ""
         )
+        if set(RECOIL_FIELDS) & set(missing):
+            hint += (
+                f"; {list(RECOIL_FIELDS)} are the recoil D (GeV) of the event's sampled jets and "
+                "muons (mlsmear.met_context): smear the events whole, with smear_events or "
+                "smear(events.GenMET) on NanoEvents, or mlsmear.whole_event.smear_event"
+            )
         raise ValueError(
             f"truth collection lacks field(s) {missing} needed by the model; it has "
             f"{sorted(available)} (pass missing per-object inputs with extra={{name: array}}"

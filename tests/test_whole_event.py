@@ -259,3 +259,33 @@ def test_closure_yields_and_paired_uncertainty():
     assert result["sigma"] == pytest.approx(np.sqrt((l4 & ~t).sum()) / t.sum())
     assert result["teacher"] >= CLOSURE_MIN_EVENTS
     assert result["pass"] == bool(abs(l4.sum() / t.sum() - 1) <= 0.05)
+
+
+def test_neighbour_context_of_empty_input():
+    none = neighbour_context(Collection(np.zeros(1, np.int64), {
+        k: np.zeros(0) for k in ("pt", "eta", "phi")}))
+    assert all(v.size == 0 for v in none.values())
+    lonely = neighbour_context(Collection(np.array([0, 0, 1, 1]), {
+        "pt": np.array([30.0]), "eta": np.array([0.0]), "phi": np.array([0.0])}))
+    assert lonely["dr_nearest"].tolist() == [10.0] and lonely["activity"].tolist() == [0.0]
+
+
+def test_whole_events_on_empty_and_bad_input(object_met_bundle):
+    bundle = mlsmear.load(object_met_bundle)
+    fields = ("pt", "eta", "phi", "mass", "charge")
+    met_fields = {k: np.zeros(0) for k in ("pt", "phi", "ht", "njet")}
+    for n_events, per_event in ((0, 0), (4, 0)):  # no events; events without any object
+        empty = ak.unflatten(ak.zip({k: np.zeros(0) for k in fields}),
+                             np.full(n_events, per_event, np.int64))
+        met = ak.zip({k: np.full(n_events, 10.0) for k in met_fields})
+        out = smear_event({"jet": empty, "muon": empty, "met": met}, bundle=bundle, seed=1,
+                          event_id=np.arange(n_events))
+        assert len(out["met"]) == n_events and ak.sum(ak.num(out["jet"])) == 0
+        assert np.all(np.isfinite(ak.to_numpy(out["met"].pt)))
+    record = ak.zip({k: np.full(3, 10.0) for k in met_fields})
+    with pytest.raises(ValueError, match=r"dmet_px.*recoil D \(GeV\)"):  # a missing field
+        mlsmear.smear(record, model=bundle["met"], event_id=np.arange(3))
+    bad = ak.with_field(ak.with_field(record, np.array([0.0, np.nan, 1.0]), "dmet_px"),
+                        np.zeros(3), "dmet_py")
+    with pytest.raises(ValueError, match="dmet_px.*NaN"):  # NaN in the recoil
+        mlsmear.smear(bad, model=bundle["met"], event_id=np.arange(3))
