@@ -1,9 +1,12 @@
 """All speed figures in one run, printed as one JSON object.
 
 Keys: ``objects_per_s`` (end-to-end ``smear()`` jets/s at the largest size),
-``gaussian_objects_per_s`` (numpy Gaussian smearing of the same jets),
+``gaussian_objects_per_s`` (numpy Gaussian smearing of the same jets), ``torch_threads`` (used by
+every mlsmear figure; the reference detector and Delphes run in one thread),
 ``refdet_speedup_per_event`` (reference detector stage time per ttbar event / mlsmear time per
-event for every kind, on the same Pythia events),
+event for every kind, on the same Pythia events), ``delphes_speedup_per_event`` (real Delphes'
+wall time per event, reading its HepMC input included, / the same mlsmear time, on the same
+events; ``null`` with ``delphes_skipped`` saying why when Delphes is not built),
 ``compute_limit_fraction`` (end-to-end rate / the network's bare forward rate), ``peak_rss_ratio``
 (peak memory at the largest size / at 10⁴ jets), and the figures behind them.
 
@@ -61,14 +64,20 @@ def refdet_speedup(
     copies = max(1, chunk_events // n_events)
     chunk = {k: ak.concatenate([arrays[k]] * copies) for k in kinds}
     chunk_ids = np.arange(copies * n_events)
-    t_chunk = best_time(
-        lambda: predict(chunk, kinds, bundle=bundle, seed=1, identity=chunk_ids, device="cpu"),
-        repeat=3,
-    ) / copies
+    t_chunk = (
+        best_time(
+            lambda: predict(chunk, kinds, bundle=bundle, seed=1, identity=chunk_ids, device="cpu"),
+            repeat=3,
+        )
+        / copies
+    )
     return {
-        "events": n_events, "kinds": kinds, "chunk_events": copies * n_events,
+        "events": n_events,
+        "kinds": kinds,
+        "chunk_events": copies * n_events,
         "objects_per_event": {
-            k: round(len(ak.flatten(arrays[k], axis=1)) / n_events, 2) if arrays[k].ndim > 1
+            k: round(len(ak.flatten(arrays[k], axis=1)) / n_events, 2)
+            if arrays[k].ndim > 1
             else 1.0
             for k in kinds
         },
@@ -77,6 +86,27 @@ def refdet_speedup(
         "mlsmear_events_per_s_unchunked": round(n_events / t_nn),
         "refdet_speedup_per_event": round(t_ref / t_chunk, 1),
         "refdet_speedup_per_event_unchunked": round(t_ref / t_nn, 1),
+    }
+
+
+def delphes_speedup(n_events: int, mlsmear_events_per_s: float, card: str = "delphes-cms") -> dict:
+    """Real Delphes (``card``) on the ttbar events of :func:`refdet_speedup` (same seed and count)
+    against mlsmear's per-event rate measured there, in this run."""
+    from delphes_rate import delphes_ms_per_event
+
+    from mlsmear.delphes.locate import DelphesNotBuilt
+
+    try:
+        delphes = delphes_ms_per_event(n_events, card=card)
+    except DelphesNotBuilt as error:
+        return {"delphes_speedup_per_event": None, "delphes_skipped": str(error)}
+    speedup = delphes["delphes_ms_per_event"] * mlsmear_events_per_s / 1e3
+    return {
+        "delphes_speedup_per_event": round(speedup, 1),
+        "delphes_speedup_per_event_proctime": round(
+            delphes["delphes_proctime_ms_per_event"] * mlsmear_events_per_s / 1e3, 1
+        ),
+        "delphes_comparison": delphes,
     }
 
 
@@ -99,6 +129,7 @@ def main() -> None:
     speed = refdet_speedup(bundle, 1000 if args.quick else 3000)
     result["refdet_speedup_per_event"] = speed.pop("refdet_speedup_per_event")
     result["refdet_comparison"] = speed
+    result.update(delphes_speedup(speed["events"], speed["mlsmear_events_per_s"]))
     print(json.dumps(result, indent=1))
 
 
