@@ -9,11 +9,16 @@ Three lines in an analysis::
 
 from typing import Any
 
-from . import _numba_cache  # noqa: F401  (first: numba's cache where one can be written)
+from . import (
+    _checkout,
+    _numba_cache,  # noqa: F401  (first: numba's cache where one can be written)
+)
 from .model import Bundle, KindModel, ModelFileError
 from .registry import load, shipped
 from .smear import OutOfRangeWarning, smear
 from .training import TrainConfig, fit_model
+
+_checkout.install()  # a source checkout maps processors/ and weights/ as an install does
 
 __all__ = [
     "Bundle",
