@@ -271,6 +271,11 @@ def test_validate_end_to_end(toy, tmp_path):
         assert 0.0 <= entry["auc"] <= 1.0
         assert entry["objects"] == 3_000 * (PER_EVENT if kind == "jet" else 1)
         assert sum(entry["auc_rows"]) == 2 * min(4_000, entry["objects"])
+        # the paper's test (bins with sigma < 10 %) takes a superset of the sigma < 2 % bins
+        used, used_paper = entry["worst_bin_dev_bins"][0], entry["paper_bin_dev_bins"][0]
+        assert used_paper >= used and used_paper > 0
+        if used:
+            assert entry["paper_bin_dev"] >= entry["worst_bin_dev"]
     assert "tail250_ratio" in result["met"] and "tail250_ratio_unc" in result["met"]
     assert set(result["jet"]["pass"]) == {
         "auc", "worst_bin_dev", "max_eff_diff", "max_res_rel_diff", "pt_corr_diff"

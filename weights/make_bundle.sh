@@ -8,13 +8,14 @@
 #
 # Seeds: training samples 1 (mix), 5 (lepton-rich), 6-9, 15, 16 (lepton guns); hold-outs 2 (mix),
 # 11 (ttbar), 12 (Z+jets), 13 (QCD), 14 (W+jets), 4 (diboson, a process outside the training mix);
-# training 0; validation sampling 1. STAGE=gen|train|validate runs one stage only.
+# training 0; validation sampling 1. STAGE=gen|train|validate runs one stage only; JET_EPOCHS sets
+# the jet model's epochs (default 30). Delphes guns run 10 000 events per job (one Delphes start-up each).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 name=${1:?usage: weights/make_bundle.sh atlas-like|delphes-cms|delphes-atlas}
 case $name in
-  atlas-like) detector=(--detector refdet --card atlas-like) ;;
-  delphes-cms|delphes-atlas) detector=(--detector delphes --card "$name") ;;
+  atlas-like) detector=(--detector refdet --card atlas-like); gun_job_size=1000 ;;
+  delphes-cms|delphes-atlas) detector=(--detector delphes --card "$name"); gun_job_size=10000 ;;
   *) echo "unknown bundle '$name': atlas-like, delphes-cms or delphes-atlas" >&2; exit 2 ;;
 esac
 stage=${STAGE:-all}
@@ -22,16 +23,17 @@ pairs=cache/pairs/$name
 out=cache/validation/$name
 bundle=weights/$name
 gen() { [ -f "$pairs/$1/meta.json" ] || mlsmear generate "${detector[@]}" --output "$pairs/$1" --workers 2 --no-progress "${@:2}"; }
+gun() { gen "$@" --job-size $gun_job_size; }
 
 if [[ $stage == all || $stage == gen ]]; then
   gen mix-train --process mix --events 300000 --seed 1
   gen leptons-train --process leptons --events 60000 --seed 5
-  gen gun-e-lo --process gun-e --events 80000 --seed 6 --pt-range 10 100 --eta-range -3 3
-  gen gun-e-hi --process gun-e --events 70000 --seed 7 --pt-range 100 1000 --eta-range -3 3
-  gen gun-mu-lo --process gun-mu --events 80000 --seed 8 --pt-range 10 100 --eta-range -3 3
-  gen gun-mu-hi --process gun-mu --events 70000 --seed 9 --pt-range 100 1000 --eta-range -3 3
-  gen gun-e-lo2 --process gun-e --events 60000 --seed 15 --pt-range 10 100 --eta-range -3 3
-  gen gun-mu-lo2 --process gun-mu --events 60000 --seed 16 --pt-range 10 100 --eta-range -3 3
+  gun gun-e-lo --process gun-e --events 80000 --seed 6 --pt-range 10 100 --eta-range -3 3
+  gun gun-e-hi --process gun-e --events 70000 --seed 7 --pt-range 100 1000 --eta-range -3 3
+  gun gun-mu-lo --process gun-mu --events 80000 --seed 8 --pt-range 10 100 --eta-range -3 3
+  gun gun-mu-hi --process gun-mu --events 70000 --seed 9 --pt-range 100 1000 --eta-range -3 3
+  gun gun-e-lo2 --process gun-e --events 60000 --seed 15 --pt-range 10 100 --eta-range -3 3
+  gun gun-mu-lo2 --process gun-mu --events 60000 --seed 16 --pt-range 10 100 --eta-range -3 3
   gen mix-holdout --process mix --events 20000 --seed 2
   gen ttbar-holdout --process ttbar --events 10000 --seed 11
   gen zjets-holdout --process zjets --events 10000 --seed 12
@@ -42,7 +44,7 @@ fi
 
 if [[ $stage == all || $stage == train ]]; then
   train="mlsmear train --output $bundle --seed 0 --precision bfloat16 --no-progress"
-  $train --pairs $pairs/mix-train --kind jet --epochs 30 --patience 6   # + b-tag head
+  $train --pairs $pairs/mix-train --kind jet --epochs "${JET_EPOCHS:-30}" --patience 6   # + b-tag head
   $train --pairs $pairs/mix-train $pairs/leptons-train $pairs/gun-e-lo $pairs/gun-e-hi $pairs/gun-e-lo2 --kind electron --epochs 20 --patience 4
   $train --pairs $pairs/mix-train $pairs/leptons-train $pairs/gun-mu-lo $pairs/gun-mu-hi $pairs/gun-mu-lo2 --kind muon --epochs 20 --patience 4
   $train --pairs $pairs/mix-train $pairs/leptons-train --kind photon --epochs 20 --patience 4

@@ -15,8 +15,8 @@ __all__ = ["CARD_KEYS", "record_in_cards"]
 
 #: Metrics copied into a card (with their ``_unc`` and ``_where`` companions when present).
 CARD_KEYS = (
-    "auc", "worst_bin_dev", "max_eff_diff", "max_res_rel_diff", "eta_test_rel_diff",
-    "max_corr_diff", "pt_corr_diff", "tail250_ratio",
+    "auc", "worst_bin_dev", "paper_bin_dev", "max_eff_diff", "max_res_rel_diff",
+    "eta_test_rel_diff", "max_corr_diff", "pt_corr_diff", "tail250_ratio",
 )
 
 
