@@ -1,19 +1,29 @@
-"""Smear the truth of NanoAOD or Delphes files and write the smeared reco collections to a file.
+"""Smear the truth of NanoAOD, Delphes or HepMC files and write the smeared reco collections to a
+file.
 
 The output holds, per event, the input's event identity (``run``, ``luminosityBlock``,
-``event``; Delphes: ``event`` = ``Event.Number``, run and lumi 0) and every collection
-mlsmear smeared, in NanoAOD naming: ``nJet``, ``Jet_pt``, ``Jet_eta``, ..., ``Jet_genJetIdx``,
-``nElectron``, ..., ``MET_pt``, ``MET_phi`` (Delphes ``MissingET`` is written as ``MET``). Every
-field ``mlsmear.smear_events`` produces is written; nothing is hard-coded. By default the
-NanoAOD truth collections (``GenJet``, ``GenPart``, ``GenMET``) are copied unchanged, so that
-``Jet_genJetIdx`` and ``Electron_genPartIdx`` resolve (``--keep``).
+``event``; Delphes: ``event`` = ``Event.Number``, HepMC: ``event`` = the HepMC event number, run
+and lumi 0) and every collection mlsmear smeared, in NanoAOD naming: ``nJet``, ``Jet_pt``,
+``Jet_eta``, ..., ``Jet_genJetIdx``, ``nElectron``, ..., ``MET_pt``, ``MET_phi`` (Delphes
+``MissingET`` is written as ``MET``). Every field ``mlsmear.smear_events`` produces is written;
+nothing is hard-coded. By default the NanoAOD truth collections (``GenJet``, ``GenPart``,
+``GenMET``) are copied unchanged, so that ``Jet_genJetIdx`` and ``Electron_genPartIdx`` resolve
+(``--keep``).
+
+HepMC3 / HepMC2 ASCII input (``.hepmc``, also ``.gz``, ``.bz2``, ``.xz``) is generator truth: the
+truth objects are made as ``mlsmear generate`` makes them (anti-kt 0.4 GenJets with their
+neighbourhood inputs, prompt e / mu / gamma, GenMET), smeared as whole events, and written with
+that truth as ``GenJet``, ``GenPart`` (the prompt e / mu / gamma the links point into) and
+``GenMET``, and ``genWeight`` (the nominal weight). HepMC files carry no UUID: the file is named
+in the random numbers' identity by a hash of its first event (:mod:`mlsmear.hepmc_smear`).
 
 ``.root`` output is a TTree ``Events`` written by uproot (readable by ROOT, RDataFrame, uproot
 and coffea's ``NanoAODSchema``); ``.parquet`` output has the same column names (jagged
 columns as lists), readable by awkward, pyarrow and ``NanoEventsFactory.from_parquet``.
 
 Events are read, smeared and written ``--chunk`` at a time (memory does not grow with the
-file), by ``--workers`` processes. Every random number is keyed on the event identity, so the
+file; HepMC files are cut into blocks of events as text and parsed by the workers), by
+``--workers`` processes. Every random number is keyed on the event identity, so the
 output is the same whatever ``--chunk`` and ``--workers``. The file is written under a
 temporary name in the output's directory and renamed at the end: a failed or interrupted run
 leaves no partial file.
@@ -32,17 +42,25 @@ import threading
 import time
 import warnings
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-__all__ = ["register", "run", "smear_files", "DEFAULT_CHUNK", "DEFAULT_KEEP"]
+if TYPE_CHECKING:
+    from .hepmc_smear import HepMCChunk
+    from .readers.hepmc import HepMCSource
+
+__all__ = [
+    "register", "run", "smear_files", "DEFAULT_CHUNK", "DEFAULT_HEPMC_CHUNK", "DEFAULT_KEEP",
+]
 
 #: Events per chunk.
 DEFAULT_CHUNK = 10_000
+#: Events per chunk of HepMC input (a generator event is ~100 times a NanoAOD one).
+DEFAULT_HEPMC_CHUNK = 1_000
 #: Input branches copied unchanged by default (NanoAOD input): the truth the links point into.
 DEFAULT_KEEP = ("GenJet_*", "GenPart_*", "GenMET_*", "genWeight")
 
@@ -83,19 +101,26 @@ class _Task:
     kinds: tuple[str, ...]
     keep: tuple[str, ...]
 
+    @property
+    def n_events(self) -> int:
+        """Number of events in the chunk."""
+        return self.stop - self.start
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``smear`` sub-command to the ``mlsmear`` parser."""
     from .registry import shipped
 
     parser = subparsers.add_parser(
-        "smear", help="smear the truth of NanoAOD / Delphes files into a ROOT or parquet file",
+        "smear",
+        help="smear the truth of NanoAOD / Delphes / HepMC files into a ROOT or parquet file",
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
         "inputs", nargs="+", metavar="INPUT",
-        help="NanoAOD (tree Events) or Delphes (tree Delphes) ROOT files, all of one format; "
-        "their events are written in the order given",
+        help="NanoAOD (tree Events) or Delphes (tree Delphes) ROOT files, or HepMC3 / HepMC2 "
+        "ASCII files (.hepmc, also .gz, .bz2, .xz), all of one format; their events are written "
+        "in the order given",
     )
     parser.add_argument(
         "--output", "-o", required=True, metavar="OUT",
@@ -112,17 +137,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help=f"object kinds to smear, of {', '.join(_KINDS)} (default: every kind the model has)",
     )
     parser.add_argument(
-        "--chunk", type=int, default=DEFAULT_CHUNK, metavar="N",
-        help="events read, smeared and written at a time",
+        "--chunk", type=int, default=None, metavar="N",
+        help=f"events read, smeared and written at a time (default {DEFAULT_CHUNK}; "
+        f"{DEFAULT_HEPMC_CHUNK} for HepMC input)",
     )
     parser.add_argument(
         "--workers", type=int, default=1, metavar="K",
-        help="worker processes, one torch thread each when K > 1",
+        help="worker processes, one torch and numba thread each when K > 1",
     )
     parser.add_argument(
         "--keep", nargs="*", default=list(DEFAULT_KEEP), metavar="PATTERN",
-        help="input branches (glob patterns) copied unchanged, NanoAOD input only; '--keep' "
-        "alone copies none",
+        help="input branches (glob patterns) copied unchanged, NanoAOD input only (HepMC input "
+        "always writes its GenJet, GenPart, GenMET); '--keep' alone copies none",
     )
     parser.add_argument("--overwrite", action="store_true", help="replace an existing OUT")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -144,20 +170,24 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _open_input(path: str) -> _Input:
+def _open_input(path: str) -> _Input | HepMCSource:
+    """A checked input: a ROOT file's tree, or a HepMC file (:func:`open_hepmc`)."""
     import uproot
+
+    from .readers.hepmc import is_hepmc, open_hepmc
 
     if not os.path.exists(path):
         raise FileNotFoundError(f"input {path} does not exist")
-    if path.lower().endswith((".hepmc", ".hepmc3", ".hepmc.gz")):
-        raise ValueError(
-            f"input {path}: HepMC input is not supported by `mlsmear smear` (it needs GenJet "
-            "clustering per event); use `mlsmear filter --hepmc` or run Delphes/NanoAOD first"
-        )
+    if is_hepmc(path):
+        return open_hepmc(path)
     try:
         file = uproot.open(path)
     except Exception as err:  # uproot raises many types for non-ROOT or damaged files
-        raise ValueError(f"cannot read input {path} as a ROOT file: {err}") from err
+        raise ValueError(
+            f"cannot read input {path} as a ROOT file: {err} (HepMC files are recognised by "
+            "their name, *.hepmc, *.hepmc3, *.hepmc2, optionally .gz / .bz2 / .xz, or their "
+            "'HepMC::' header)"
+        ) from err
     with file:
         trees = [k.split(";")[0] for k, c in file.classnames().items() if c == "TTree"]
         found = [t for t in _TREES if t in trees]
@@ -186,10 +216,12 @@ def _kinds(model: str, kinds: Sequence[str] | None) -> tuple[str, ...]:
     return tuple(k for k in _KINDS if k in kinds)
 
 
-def _kept(inputs: Sequence[_Input], patterns: Sequence[str], written: set[str]) -> tuple[str, ...]:
+def _kept(
+    inputs: Sequence[_Input | HepMCSource], patterns: Sequence[str], written: set[str]
+) -> tuple[str, ...]:
     """Input branches copied unchanged: those matching ``patterns``, minus counters (uproot
     writes them) and anything the smeared collections write."""
-    if not patterns or inputs[0].schema != "nanoaod":
+    if not patterns or not isinstance(inputs[0], _Input) or inputs[0].schema != "nanoaod":
         return ()
     common = set(inputs[0].branches).intersection(*(i.branches for i in inputs[1:]))
     names = []
@@ -232,8 +264,38 @@ def _fields(collection: Any, name: str, schema: str) -> dict[str, Any]:
     return out
 
 
-def _smear_chunk(task: _Task) -> dict[str, Any]:
+def _lay_out(out: dict[str, Any], name: str, collection: Any, schema: str) -> None:
+    """Add a collection to a chunk under its NanoAOD names (:func:`_fields`): ``<name>_<field>``
+    columns for one record per event, else one record of plain jagged arrays (no coffea or vector
+    behaviour: chunks are pickled between processes; the writers add ``n<name>``)."""
+    import awkward as ak
+
+    collection = ak.to_packed(ak.materialize(collection))
+    fields = _fields(collection, name, schema)
+    if collection.ndim == 1:
+        out.update({f"{name}_{f}": ak.to_numpy(v) for f, v in fields.items()})
+    else:
+        out[name] = ak.zip(
+            {f: ak.Array(ak.without_parameters(v).layout) for f, v in fields.items()},
+            depth_limit=2,
+        )
+
+
+def _smear_hepmc(task: HepMCChunk) -> dict[str, Any]:
+    """Smear and lay out one block of HepMC events (:func:`smear_hepmc_block`)."""
+    from .hepmc_smear import smear_hepmc_block
+
+    columns, collections = smear_hepmc_block(task)
+    out: dict[str, Any] = dict(columns)
+    for name, collection in collections.items():
+        _lay_out(out, _RENAME.get(name, name), collection, "nanoaod")
+    return out
+
+
+def _smear_chunk(task: _Task | HepMCChunk) -> dict[str, Any]:
     """Read, smear and lay out one chunk: branch name -> array, jagged collections as records."""
+    if not isinstance(task, _Task):
+        return _smear_hepmc(task)
     import awkward as ak
     import uproot
     from coffea.nanoevents import DelphesSchema, NanoAODSchema, NanoEventsFactory
@@ -264,17 +326,8 @@ def _smear_chunk(task: _Task) -> dict[str, Any]:
             zeros = np.zeros(len(number), dtype=np.uint32)
             out.update(run=zeros, luminosityBlock=zeros, event=number)
         for target in targets:
-            collection = ak.to_packed(ak.materialize(smeared[target.name]))
             name = _RENAME.get(target.name, target.name)
-            fields = _fields(collection, name, task.schema)
-            if collection.ndim == 1:
-                out.update({f"{name}_{f}": ak.to_numpy(v) for f, v in fields.items()})
-            else:
-                # plain arrays (no coffea/vector behaviour: chunks are pickled between processes)
-                out[name] = ak.zip(
-                    {f: ak.Array(ak.without_parameters(v).layout) for f, v in fields.items()},
-                    depth_limit=2,
-                )
+            _lay_out(out, name, smeared[target.name], task.schema)
     if task.keep:
         with uproot.open(task.path) as file:
             kept = file[task.tree].arrays(
@@ -307,6 +360,7 @@ def _flat(chunk: dict[str, Any]) -> dict[str, Any]:
 
 
 def _tasks(inputs: Sequence[_Input], chunk: int, **common: Any) -> list[_Task]:
+    """The chunks of ROOT inputs, by entry range."""
     tasks = [
         _Task(i.path, i.tree, i.schema, i.uuid, start, min(start + chunk, i.entries), **common)
         for i in inputs
@@ -318,33 +372,51 @@ def _tasks(inputs: Sequence[_Input], chunk: int, **common: Any) -> list[_Task]:
     return tasks
 
 
+def _hepmc_tasks(
+    inputs: Sequence[HepMCSource], chunk: int, *, model: str, seed: int, kinds: tuple[str, ...]
+) -> Iterator[HepMCChunk]:
+    """The chunks of HepMC inputs: blocks of events cut from the files as they are read."""
+    from .hepmc_smear import HepMCChunk
+    from .readers.hepmc import event_blocks
+
+    for source in inputs:
+        for block in event_blocks(source.path, chunk):
+            yield HepMCChunk(block, source.sample_id, model, seed, kinds)
+
+
 def _init_worker() -> None:
+    import numba
     import torch
 
     torch.set_num_threads(1)
+    numba.set_num_threads(1)
 
 
-def _results(tasks: Sequence[_Task], workers: int) -> Iterator[dict[str, Any]]:
-    """Smeared chunks in input order; at most 2 × workers chunks in flight (flat memory)."""
+def _results(
+    tasks: Iterable[_Task | HepMCChunk], workers: int
+) -> Iterator[tuple[_Task | HepMCChunk, dict[str, Any]]]:
+    """``(task, smeared chunk)`` in input order; tasks are taken as they are needed and at most
+    2 × workers chunks are in flight (flat memory)."""
     if workers <= 1:
         for task in tasks:
-            yield _smear_chunk(task)
+            yield task, _smear_chunk(task)
         return
     context = multiprocessing.get_context("spawn")
     with concurrent.futures.ProcessPoolExecutor(
         workers, mp_context=context, initializer=_init_worker
     ) as pool:
-        pending: deque[concurrent.futures.Future] = deque()
-        queued = iter(tasks)
+        pending: deque[tuple[Any, concurrent.futures.Future]] = deque()
         try:
-            for task in queued:
-                pending.append(pool.submit(_smear_chunk, task))
+            for task in tasks:
+                pending.append((task, pool.submit(_smear_chunk, task)))
                 if len(pending) >= 2 * workers:
-                    yield pending.popleft().result()
+                    done, future = pending.popleft()
+                    yield done, future.result()
             while pending:
-                yield pending.popleft().result()
+                done, future = pending.popleft()
+                yield done, future.result()
         finally:
-            for future in pending:
+            for _, future in pending:
                 future.cancel()
 
 
@@ -403,25 +475,29 @@ def smear_files(
     model: str = "default",
     seed: int = 0,
     kinds: Sequence[str] | None = None,
-    chunk: int = DEFAULT_CHUNK,
+    chunk: int | None = None,
     workers: int = 1,
     keep: Sequence[str] = DEFAULT_KEEP,
     overwrite: bool = False,
     progress: bool = True,
 ) -> dict[str, Any]:
-    """Smear ``inputs`` (NanoAOD or Delphes ROOT files) into ``output`` (``.root``/``.parquet``).
+    """Smear ``inputs`` (NanoAOD or Delphes ROOT files, or HepMC files) into ``output``
+    (``.root``/``.parquet``).
 
-    What is written: see the module docstring. Returns ``{"events", "collections", "seconds"}``.
+    What is written: see the module docstring. ``chunk``: events per chunk (default
+    :data:`DEFAULT_CHUNK`, :data:`DEFAULT_HEPMC_CHUNK` for HepMC input). Returns ``{"events",
+    "collections", "seconds"}``.
 
     Raises:
         FileNotFoundError: a missing input or output directory.
-        ValueError: an unreadable input, mixed formats, an unknown output suffix, an existing
-            output without ``overwrite``, a kind the model lacks.
+        ValueError: an unreadable, corrupt or (HepMC) empty input, mixed formats, an unknown
+            output suffix, an existing output without ``overwrite``, a kind the model lacks.
+        ImportError: HepMC input without pyhepmc, Pythia 8 or fastjet.
     """
     from tqdm import tqdm
 
     t0 = time.perf_counter()
-    if chunk < 1 or workers < 1:
+    if (chunk is not None and chunk < 1) or workers < 1:
         raise ValueError("--chunk and --workers must be at least 1")
     output = Path(output)
     suffix = output.suffix.lower()
@@ -434,7 +510,7 @@ def smear_files(
     if not inputs:
         raise ValueError("no input files")
     opened = [_open_input(os.fspath(p)) for p in inputs]
-    formats = {i.schema for i in opened}
+    formats = {i.schema if isinstance(i, _Input) else "hepmc" for i in opened}
     if len(formats) > 1:
         raise ValueError(f"inputs mix formats ({sorted(formats)}): smear one format at a time")
     chosen = _kinds(model, kinds)
@@ -442,21 +518,28 @@ def smear_files(
         raise ValueError(f"model {model!r} has no kind mlsmear smear writes ({list(_KINDS)})")
     from .coffea.schemas import DELPHES, NANOAOD
 
-    schema = NANOAOD if opened[0].schema == "nanoaod" else DELPHES
+    hepmc = formats == {"hepmc"}
+    schema = DELPHES if formats == {"delphes"} else NANOAOD
     written = {_RENAME.get(schema.target(k).name, schema.target(k).name) for k in chosen}
-    tasks = _tasks(
-        opened, chunk, model=str(model), seed=int(seed), kinds=chosen,
-        keep=_kept(opened, keep, written),
-    )
+    common = dict(model=str(model), seed=int(seed), kinds=chosen)
+    if hepmc:  # cut into blocks as the files are read: the number of events is known at the end
+        tasks: Iterable[_Task | HepMCChunk] = _hepmc_tasks(
+            opened, chunk or DEFAULT_HEPMC_CHUNK, **common
+        )
+        total = None
+    else:
+        tasks = _tasks(opened, chunk or DEFAULT_CHUNK, keep=_kept(opened, keep, written), **common)
+        total = sum(i.entries for i in opened)
     temporary = output.with_name(f".{output.name}.{os.getpid()}.partial")
     writer = (_RootWriter if suffix == ".root" else _ParquetWriter)(temporary)
-    bar = tqdm(total=sum(i.entries for i in opened), unit="ev", disable=not progress,
-               file=sys.stderr, desc="smear")
+    bar = tqdm(total=total, unit="ev", disable=not progress, file=sys.stderr, desc="smear")
     previous = _exit_on_sigterm()
+    events = 0
     try:
-        for task, result in zip(tasks, _results(tasks, workers), strict=True):
+        for task, result in _results(tasks, workers):
             writer.write(result)
-            bar.update(task.stop - task.start)
+            events += task.n_events
+            bar.update(task.n_events)
         writer.close()
         os.replace(temporary, output)
     except BaseException:
@@ -468,7 +551,7 @@ def smear_files(
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
     return {
-        "events": sum(i.entries for i in opened),
+        "events": events,
         "collections": sorted(written),
         "seconds": time.perf_counter() - t0,
     }

@@ -71,6 +71,7 @@ def smear_event(
     event_id: Any = None,
     kinds: Iterable[str] | None = None,
     device: str = "cpu",
+    sample_id: str | int | None = None,
 ) -> dict[str, ak.Array]:
     """Reco collections by kind of plain-array truth events (objects first, then MET).
 
@@ -79,7 +80,7 @@ def smear_event(
             ``pt``, ``phi`` = GenMET, ``ht``, ``njet``), all of the same events.
         bundle: the detector's models; kinds: the kinds to return (default: every kind of
             ``truth`` the bundle has).
-        seed, event_id, device: as for :func:`mlsmear.smear`.
+        seed, event_id, device, sample_id: as for :func:`mlsmear.smear`.
 
     A MET model with object context needs the bundle's jet and muon models and the truth jets
     and muons: they are smeared even when not asked for (the same objects ``smear`` gives).
@@ -94,7 +95,7 @@ def smear_event(
                 f"the MET model follows the sampled objects and needs {missing} truth and models"
             )
         needed |= {"jet", "muon"}
-    options = dict(seed=seed, event_id=event_id, device=device)
+    options = dict(seed=seed, event_id=event_id, device=device, sample_id=sample_id)
     reco = {
         kind: smear(truth[kind], model=bundle[kind], kind=kind, **options)
         for kind in truth if kind in needed and kind != "met"

@@ -28,7 +28,7 @@ import os
 from collections.abc import Iterator, Mapping, Sequence
 from functools import cache
 from types import ModuleType
-from typing import Any
+from typing import Any, BinaryIO
 
 import numba
 import numpy as np
@@ -278,13 +278,14 @@ def record_from_events(events: Sequence[Any]) -> Collection:
 
 
 def read_events(
-    path: str | os.PathLike[str], *, batch_size: int, max_events: int | None = None
+    path: str | os.PathLike[str] | BinaryIO, *, batch_size: int, max_events: int | None = None
 ) -> Iterator[list[Any]]:
-    """Lists of up to ``batch_size`` ``pyhepmc.GenEvent`` read from ``path`` (format detected by
-    ``pyhepmc.open``), at most ``max_events`` in all."""
+    """Lists of up to ``batch_size`` ``pyhepmc.GenEvent`` read from ``path`` (a file name, or a
+    seekable binary file object such as ``io.BytesIO``; format detected by ``pyhepmc.open``), at
+    most ``max_events`` in all."""
     pyhepmc = import_pyhepmc()
     remaining = np.inf if max_events is None else max_events
-    with pyhepmc.open(os.fspath(path)) as source:
+    with pyhepmc.open(path if hasattr(path, "read") else os.fspath(path)) as source:
         batch: list[Any] = []
         for event in source:
             if remaining <= 0:

@@ -2,6 +2,9 @@
 
 ``pairs_from_source`` accepts a pairs directory, a CMS NanoAOD file (tree ``Events``), a Delphes
 file (tree ``Delphes``), or a list of them, and returns ``{kind: pyarrow.Table}``.
+
+:mod:`mlsmear.readers.hepmc` reads the truth of HepMC files in blocks of events (the HepMC input
+of ``mlsmear smear``; imported on its own).
 """
 
 from __future__ import annotations
