@@ -13,7 +13,11 @@ __all__ = ["register", "run", "bundle_summary"]
 
 
 def _card_description(card: dict[str, Any]) -> str:
-    """The ``description`` of the detector card recorded in a model card's training data."""
+    """The ``description`` of the detector card recorded in a model card's training data: of the
+    card's own text (TOML, JSON) or of the shipped patch of a Delphes card."""
+    patched = card.get("patch", {})
+    if isinstance(patched, dict) and patched.get("description"):
+        return str(patched["description"])
     text = card.get("text", "")
     for parse in (tomllib.loads, json.loads):
         try:

@@ -66,6 +66,8 @@ def test_models_lists_shipped_bundles_with_descriptions(capsys):
     first = lines[0]
     assert first.startswith("atlas-like (default): jet, electron, muon, photon, met")
     assert "Delphes ATLAS card" in first  # the detector card's description
+    for line in lines:  # Delphes bundles: the description of the shipped card patch
+        assert line.split(": ", 2)[2].strip(), line
 
 
 def test_model_and_card_options_list_the_shipped_names():
