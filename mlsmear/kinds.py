@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["KindSpec", "KINDS", "TAG_RESIDUAL", "ZERO_TOLERANCE", "kind_spec"]
+__all__ = [
+    "COFFEA_TRUTH", "DERIVED_INPUTS", "KindSpec", "KINDS", "TAG_RESIDUAL", "ZERO_TOLERANCE",
+    "kind_spec",
+]
 
 #: Residual kind of tag quantities: the reco value itself (a decision 0/1 or a discriminant).
 TAG_RESIDUAL = "value"
@@ -67,6 +70,33 @@ KINDS: dict[str, KindSpec] = {
         has_efficiency=False,
         per_event=True,
     ),
+}
+
+
+#: Truth inputs defined from the rest of the event (definitions: :mod:`mlsmear.generate.truth`),
+#: with what their values mean; coffea NanoEvents inputs get them computed.
+DERIVED_INPUTS: dict[str, str] = {
+    "hadronFlavour": "5 b, 4 c, 0 light: a weakly-decaying b/c hadron within ΔR < 0.3 "
+    "(NanoAOD GenJet_hadronFlavour)",
+    "muon_frac": "summed pT of prompt muons within ΔR < 0.4 over the jet pT, 0-1 (0: none)",
+    "em_frac": "summed pT of prompt electrons and photons within ΔR < 0.4 over the jet pT, 0-1 "
+    "(0: none)",
+    "dr_nearest": "ΔR to the closest other GenJet (10: alone)",
+    "nb_pt_ratio": "pT of that closest GenJet over the jet pT (0: alone)",
+    "activity": "summed pT of the other GenJets within ΔR < 1.0 over the jet pT (0: alone)",
+    "jet_iso": "(pT of the closest GenJet within ΔR < 0.4 minus the object pT) over the object "
+    "pT, >= 0 (0: no GenJet that close)",
+    "ht": "scalar pT sum of the GenJets with pT > 20 GeV (GeV)",
+    "njet": "number of GenJets with pT > 20 GeV",
+}
+
+#: The coffea NanoEvents truth collection whose smearing computes each kind's derived inputs.
+COFFEA_TRUTH = {
+    "jet": "events.GenJet",
+    "electron": "events.GenPart with kind='electron'",
+    "muon": "events.GenPart with kind='muon'",
+    "photon": "events.GenPart with kind='photon'",
+    "met": "events.GenMET",
 }
 
 

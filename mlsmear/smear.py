@@ -21,7 +21,7 @@ import vector
 from .counter_random import event_keys
 from .engine import DEFAULT_BATCH_SIZE, sample_reco
 from .identity import event_identity, fold_sample, sample_key_for
-from .kinds import kind_spec
+from .kinds import COFFEA_TRUTH, DERIVED_INPUTS, kind_spec
 from .met_context import RECOIL_FIELDS, reference_truth, uses_objects
 from .model import PRECISIONS, Bundle, KindModel, passes_thresholds
 from .ordering import pt_order
@@ -38,7 +38,21 @@ _KIND_BY_COLLECTION = {"GenJet": "jet", "GenMET": "met", "GenMissingET": "met"}
 
 
 class OutOfRangeWarning(UserWarning):
-    """Inputs outside a model's training range were clamped to the range edge."""
+    """Inputs outside a model's training range were clamped to the range edge.
+
+    Arguments (also attributes):
+        message: the text shown.
+        kind: the model's object kind; field: the input; count: objects with ``field`` outside
+            the range, of ``total`` objects smeared.
+    """
+
+    def __init__(self, message: str, kind: str, field: str, count: int, total: int) -> None:
+        super().__init__(message, kind, field, count, total)  # all in args: it pickles
+        self.message, self.kind, self.field = message, kind, field
+        self.count, self.total = int(count), int(total)
+
+    def __str__(self) -> str:
+        return self.message
 
 
 def infer_kind(truth: ak.Array) -> str:
@@ -70,12 +84,6 @@ def resolve_model(model: Any, kind: str | None, truth: ak.Array | None = None) -
     if not isinstance(loaded, Bundle):  # pragma: no cover - load() returns one of the two
         raise TypeError(f"unexpected model object {type(loaded)}")
     return loaded[kind]
-
-
-#: Inputs defined from the rest of the event (GenJets, prompt objects), see generate.truth.
-_DERIVED_FROM_EVENTS = (
-    "dr_nearest", "nb_pt_ratio", "activity", "muon_frac", "em_frac", "jet_iso", "ht", "njet",
-)
 
 
 #: Objects per slice of the per-object pipeline in :func:`smear_array` (flatten → features →
@@ -170,14 +178,17 @@ def _counts(truth: ak.Array, per_event: bool) -> np.ndarray:
     return ak.to_numpy(ak.num(truth, axis=1)).astype(np.int64)
 
 
-def _check_fields(truth: ak.Array, fields: list[str], extra: Mapping[str, Any]) -> None:
+def _check_fields(
+    truth: ak.Array, kind: str, fields: list[str], extra: Mapping[str, Any]
+) -> None:
     available = set(ak.fields(truth)) | set(extra)
     missing = [f for f in fields if f not in available]
     if missing:
-        derived = [f for f in missing if f in _DERIVED_FROM_EVENTS]
+        derived = [f for f in missing if f in DERIVED_INPUTS]
         hint = (
-            f"; {derived} are defined in mlsmear.generate.truth and computed automatically for "
-            "coffea NanoEvents (smear events.GenJet)" if derived else ""
+            "; " + "; ".join(f"{f}: {DERIVED_INPUTS[f]}" for f in derived)
+            + f" (defined in mlsmear.generate.truth, computed automatically for coffea "
+            f"NanoEvents: smear {COFFEA_TRUTH[kind]})" if derived else ""
         )
         if set(RECOIL_FIELDS) & set(missing):
             hint += (
@@ -270,12 +281,14 @@ class _Checks:
                     if feature.name in _ENERGY_FIELDS and 2 * self.above[feature.name] > self.n
                     else ""
                 )
-                warnings.warn(
+                message = (
                     f"{n_out} of {self.n} {model.kind} objects have "
                     f"{feature.name} outside the training range [{lo:.4g}, {hi:.4g}]: clamped to "
                     "the range edge for the network input (residuals still apply to the true "
-                    f"value){unit}",
-                    OutOfRangeWarning,
+                    f"value){unit}"
+                )
+                warnings.warn(
+                    OutOfRangeWarning(message, model.kind, feature.name, n_out, self.n),
                     stacklevel=4,
                 )
 
@@ -402,7 +415,7 @@ def smear_array(
     spec = kind_model.spec
     extra = extra or {}
     fields = kind_model.input_fields
-    _check_fields(truth, fields, extra)
+    _check_fields(truth, kind_model.kind, fields, extra)
     counts = _counts(truth, spec.per_event)
     slices = _event_slices(counts, SLICE_OBJECTS)
     offsets = np.concatenate([[0], np.cumsum(counts)])

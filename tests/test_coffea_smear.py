@@ -65,6 +65,15 @@ def flavour_jets(tmp_path_factory):
     return mlsmear.Bundle("flavour", {"jet": model}).save(tmp_path_factory.mktemp("flavour"))
 
 
+def test_bundle_lacking_a_kind_names_replace(events, tiny, tmp_path):
+    mlsmear.Bundle("jets-only", {"jet": tiny["jet"]}).save(tmp_path / "jets-only")
+    with pytest.raises(KeyError, match=r"has no model for \['Electron', 'Muon', 'Photon', 'MET'\]"
+                       r".*pass replace= .*replace=\['Jet'\]"):
+        mlsmear.smear_events(events, model=tmp_path / "jets-only")
+    out = mlsmear.smear_events(events, model=tmp_path / "jets-only", replace=["Jet"])
+    assert "Jet" in out.fields
+
+
 @pytest.mark.parametrize("mode", ["eager", "virtual"])
 def test_smeared_jet_is_a_nanoaod_jet(tiny_bundle_dir, mode):
     events = nano_events(mode=mode)

@@ -4,6 +4,7 @@ error paths (no output left behind) and determinism. Small Pythia runs with the 
 from __future__ import annotations
 
 import json
+import warnings
 
 import awkward as ak
 import numpy as np
@@ -11,6 +12,7 @@ import pyhepmc
 import pytest
 import vector
 
+import mlsmear
 from mlsmear import cli
 from mlsmear.filter import Selection, pipeline, run_filter, scale_momenta
 from mlsmear.filter import hepmc as hepmc_module
@@ -318,3 +320,23 @@ def test_existing_output_kept(tmp_path, tiny_bundle_dir):
     with pytest.raises(ValueError, match="exists"):
         run_filter("MET.pt > 250", existing, process="ttbar", n_events=5, model=tiny_bundle_dir)
     assert existing.read_text() == "keep me"
+
+
+def test_warning_tally_groups_by_kind_and_input():
+    """One warning per (kind, input) from the warnings' attributes, not from their text."""
+    tally = pipeline._WarningTally()
+    for count in (3, 5):
+        with tally.collect():
+            for text, field, n in ((f"{count} of 9 jet pt", "pt", count),
+                                   ("1 of 9 jet eta", "eta", 1)):
+                warnings.warn(mlsmear.OutOfRangeWarning(text, "jet", field, n, 9), stacklevel=1)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        tally.emit(3)
+    assert [str(w.message) for w in caught] == [
+        "in 2 of 3 batches; the first: 3 of 9 jet pt",
+        "in 2 of 3 batches; the first: 1 of 9 jet eta",
+    ]
+    assert (caught[0].message.field, caught[0].message.count, caught[0].message.total) == (
+        "pt", 8, 18
+    )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pickle
+
 import awkward as ak
 import numpy as np
 import pytest
@@ -102,6 +104,21 @@ def test_missing_field_named(tiny):
         mlsmear.smear(no_mass, model=tiny, kind="jet")
 
 
+def test_missing_derived_inputs_say_what_their_values_mean():
+    """The shipped jet model on plain pt, eta, phi, mass: each missing input with its meaning, and
+    the coffea collection that computes them; a muon collection is not sent to GenJet."""
+    events = _events(5)
+    plain = ak.zip({f: events[f] for f in ("pt", "eta", "phi", "mass")})
+    with pytest.raises(ValueError) as err:
+        mlsmear.smear(plain, model="atlas-like", kind="jet")
+    message = str(err.value)
+    assert "hadronFlavour: 5 b, 4 c, 0 light" in message and "muon_frac: summed pT" in message
+    assert "em_frac: summed pT" in message and "smear events.GenJet" in message
+    with pytest.raises(ValueError, match="smear events.GenPart with kind='muon'") as err:
+        mlsmear.smear(plain, model="atlas-like", kind="muon")
+    assert "GenJet)" not in str(err.value)
+
+
 def test_kind_mismatch_and_unknown_kind(tiny):
     events = _events(20)
     with pytest.raises(ValueError, match="'jet' model but kind='muon'"):
@@ -118,8 +135,13 @@ def test_out_of_range_warns_with_count(tiny):
     pt = ak.to_numpy(flat.pt).copy()
     pt[:3] = 1e6
     far = ak.unflatten(ak.with_field(flat, pt, "pt"), ak.num(events))
-    with pytest.warns(mlsmear.OutOfRangeWarning, match=r"^3 of \d+ jet objects have pt outside"):
+    with pytest.warns(mlsmear.OutOfRangeWarning, match=r"^3 of \d+ jet objects have pt outside"
+                      ) as caught:
         mlsmear.smear(far, model=tiny, kind="jet")
+    warning = caught[0].message
+    assert (warning.kind, warning.field, warning.count, warning.total) == ("jet", "pt", 3, len(pt))
+    again = pickle.loads(pickle.dumps(warning))
+    assert (str(again), again.field, again.count) == (str(warning), "pt", 3)
 
 
 def test_bad_event_id(tiny):

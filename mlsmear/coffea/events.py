@@ -20,6 +20,7 @@ from coffea.nanoevents import NanoAODSchema
 
 from ..engine import DEFAULT_BATCH_SIZE
 from ..model import Bundle
+from ..registry import load
 from .nanoevents import smear_collection
 from .schemas import Schema, Target, schema_of
 
@@ -63,6 +64,20 @@ def _check_sources(events: Any, schema: Schema, targets: list[Target]) -> None:
             )
 
 
+def _check_models(model: str | Path | Bundle, targets: list[Target]) -> None:
+    """``KeyError`` naming the collections a bundle has no model for, and ``replace=``."""
+    bundle = load(model)
+    if not isinstance(bundle, Bundle):
+        return
+    lacking = [t.name for t in targets if t.kind not in bundle]
+    if lacking:
+        can = [t.name for t in targets if t.kind in bundle]
+        raise KeyError(
+            f"bundle {bundle.name!r} has no model for {lacking}; it has {sorted(bundle)}: pass "
+            f"replace= with the collections it can smear, e.g. replace={can}"
+        )
+
+
 def smear_events(
     events: Any,
     *,
@@ -93,6 +108,7 @@ def smear_events(
     Raises:
         ValueError: a schema mlsmear does not write, an unknown collection name, a missing truth
             collection.
+        KeyError: a bundle without a model for one of the collections to replace.
 
     Example:
         >>> events = mlsmear.smear_events(events, seed=1)  # doctest: +SKIP
@@ -105,6 +121,7 @@ def smear_events(
             "other schemas smear collections one by one with mlsmear.smear(..., kind=...)"
         )
     targets = schema.select(replace)
+    _check_models(model, targets)
     _check_sources(events, schema, targets)
     lib, out = _library(events), events
     for target in targets:

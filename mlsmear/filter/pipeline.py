@@ -44,6 +44,7 @@ from ..smear import OutOfRangeWarning
 from .clock import Clock
 from .hepmc import HepMCWriter, import_pyhepmc, read_run_info, record_to_event
 from .margin import check_margin, scale_momenta
+from .options import FilterOptions
 from .reco import KIND_OF, NAME_OF, empty_truth, predict, truth_arrays
 from .reference import ReferenceCheck
 from .selection import Selection
@@ -162,11 +163,12 @@ def _attributes(reco: Mapping[str, ak.Array]) -> list[dict[str, Any]]:
 
 
 class _WarningTally:
-    """Collects :class:`OutOfRangeWarning` of all batches and re-emits one per message kind."""
+    """Collects :class:`OutOfRangeWarning` of all batches and re-emits one per kind and input."""
 
     def __init__(self) -> None:
-        self.first: dict[str, str] = {}
-        self.batches: dict[str, int] = {}
+        self.first: dict[tuple[str, str], OutOfRangeWarning] = {}
+        self.batches: dict[tuple[str, str], int] = {}
+        self.counts: dict[tuple[str, str], tuple[int, int]] = {}
 
     @contextmanager
     def collect(self) -> Iterator[None]:
@@ -174,20 +176,21 @@ class _WarningTally:
             warnings.simplefilter("always", OutOfRangeWarning)
             yield
         for item in caught:
-            if not issubclass(item.category, OutOfRangeWarning):
-                warnings.warn_explicit(item.message, item.category, item.filename, item.lineno)
+            warning = item.message
+            if not isinstance(warning, OutOfRangeWarning):
+                warnings.warn_explicit(warning, item.category, item.filename, item.lineno)
                 continue
-            text = str(item.message)
-            what = text.split(" ", 3)[-1]  # without the leading "<n> of <m> "
-            self.first.setdefault(what, text)
+            what = (warning.kind, warning.field)
+            self.first.setdefault(what, warning)
             self.batches[what] = self.batches.get(what, 0) + 1
+            count, total = self.counts.get(what, (0, 0))
+            self.counts[what] = (count + warning.count, total + warning.total)
 
     def emit(self, n_batches: int) -> None:
-        for what, message in self.first.items():
+        for (kind, field), first in self.first.items():
+            message = f"in {self.batches[kind, field]} of {n_batches} batches; the first: {first}"
             warnings.warn(
-                f"in {self.batches[what]} of {n_batches} batches; the first: {message}",
-                OutOfRangeWarning,
-                stacklevel=3,
+                OutOfRangeWarning(message, kind, field, *self.counts[kind, field]), stacklevel=3
             )
 
 
@@ -250,43 +253,49 @@ def run_filter(
         FileNotFoundError: missing input file or output directory.
         ImportError: Pythia 8 (``pythia8mc``), fastjet or pyhepmc missing.
     """
-    chosen = Selection.from_callable(selection) if callable(selection) else (
-        Selection.parse(selection)
+    return _run(FilterOptions(
+        selection, output, process=process, hepmc=hepmc, n_events=n_events, seed=seed,
+        margin=margin, model=model, summary=summary, validate=validate, scan_margins=scan_margins,
+        card=card, batch_size=batch_size, job_size=job_size, device=device, threads=threads,
+        overwrite=overwrite, progress=progress,
+    ))
+
+
+def _run(o: FilterOptions) -> dict[str, Any]:
+    """:func:`run_filter` of its options."""
+    chosen = Selection.from_callable(o.selection) if callable(o.selection) else (
+        Selection.parse(o.selection)
     )
-    margin = check_margin(margin)
-    if scan_margins and not validate:
+    margin = check_margin(o.margin)
+    if o.scan_margins and not o.validate:
         raise ValueError("a margin scan (scan_margins, --scan-margins) needs validate=True")
-    output_path = _output_path(output, "output file", overwrite)
-    summary_path = _output_path(summary, "summary file", overwrite)
-    clock = Clock((*_STAGES, "reference") if validate else _STAGES)
-    batches, total, source = _batches(process, hepmc, n_events, seed, batch_size, job_size, clock)
+    output_path = _output_path(o.output, "output file", o.overwrite)
+    summary_path = _output_path(o.summary, "summary file", o.overwrite)
+    clock = Clock((*_STAGES, "reference") if o.validate else _STAGES)
+    batches, total, source = _batches(
+        o.process, o.hepmc, o.n_events, o.seed, o.batch_size, o.job_size, clock
+    )
     import_fastjet()
     import_pyhepmc()
-    learnt = _Learnt(_bundle(model, chosen.collections), chosen, margin, seed, device)
+    learnt = _Learnt(_bundle(o.model, chosen.collections), chosen, margin, o.seed, o.device)
     check = (
-        ReferenceCheck(Detector.from_card(card), chosen, margin, scan_margins) if validate else None
+        ReferenceCheck(Detector.from_card(o.card), chosen, margin, o.scan_margins)
+        if o.validate else None
     )
-    run_attributes = {
-        f"{ATTRIBUTE_PREFIX}selection": chosen.description,
-        f"{ATTRIBUTE_PREFIX}margin": margin,
-        f"{ATTRIBUTE_PREFIX}seed": seed,
-        f"{ATTRIBUTE_PREFIX}model": _model_name(model),
-        f"{ATTRIBUTE_PREFIX}event_identity": (
-            "(seed << 32) + event number" if process is not None else "event number"
-        ),
-    }
-    generated = n_kept = n_batches = 0
+    counts = _Counts()
     tally = _WarningTally()
     with ExitStack() as stack:
-        stack.enter_context(_threads(threads))
+        stack.enter_context(_threads(o.threads))
         hepmc_tmp = stack.enter_context(_atomic(output_path))
         summary_tmp = stack.enter_context(_atomic(summary_path))
         writer = stack.enter_context(HepMCWriter(
-            hepmc_tmp, run_attributes=run_attributes,
+            hepmc_tmp, run_attributes=_run_attributes(o, chosen, margin),
             tool=("mlsmear filter", __version__, "generation-stage filter, learnt detector"),
-            base=None if hepmc is None else read_run_info(hepmc),
+            base=None if o.hepmc is None else read_run_info(o.hepmc),
         ))
-        bar = stack.enter_context(tqdm(total=total, unit="ev", desc="filter", disable=not progress))
+        bar = stack.enter_context(
+            tqdm(total=total, unit="ev", desc="filter", disable=not o.progress)
+        )
         for batch in batches:
             with clock("truth"):
                 hadrons = flavour_hadrons(batch.record)
@@ -297,43 +306,76 @@ def run_filter(
                 with clock("reference"):
                     passed = check.reference_pass(batch.record, hadrons, batch.detector_rng)
                 check.add(passed, reco, keep)
-            kept = np.flatnonzero(keep)
             with clock("writing"):
-                for event, attributes in zip(kept, _attributes(kept_reco), strict=True):
-                    written = (batch.events[event] if batch.events is not None
-                               else record_to_event(batch.record, event, int(batch.numbers[event])))
-                    writer.write(written, attributes)
-            generated += keep.size
-            n_kept += kept.size
-            n_batches += 1
+                _write(writer, batch, np.flatnonzero(keep), kept_reco)
+            counts.add(keep)
             bar.update(keep.size)
-        if generated == 0:  # only a file can be empty
+        if counts.generated == 0:  # only a file can be empty
             raise ValueError(
-                f"no events could be read from {str(hepmc)!r}: it is empty, or not in a format "
+                f"no events could be read from {str(o.hepmc)!r}: it is empty, or not in a format "
                 "pyhepmc.open reads (HepMC3, HepMC2, HEPEVT, LHEF)"
             )
-        seconds = {stage: round(value, 6) for stage, value in clock.seconds.items()}
-        result = {
-            **source,
-            "selection": chosen.description,
-            "margin": margin,
-            "seed": seed,
-            "model": _model_name(model),
-            "generated": generated,
-            "kept": n_kept,
-            "keep_fraction": n_kept / generated,
-            "seconds": seconds,
-            "nn_overhead_fraction": seconds["nn"] / seconds["generator"],
-            **({} if check is None else check.summary(generated)),
-        }
+        result = _summary(o, source, chosen, margin, counts, clock, check)
         if summary_tmp is not None:
             summary_tmp.write_text(json.dumps(result, indent=2) + "\n")
-    tally.emit(n_batches)
+    tally.emit(counts.batches)
     return result
 
 
-def _model_name(model: str | os.PathLike[str] | Bundle) -> str:
-    return model.name if isinstance(model, Bundle) else str(model)
+def _run_attributes(o: FilterOptions, chosen: Selection, margin: float) -> dict[str, Any]:
+    """The HepMC run attributes of a filter run."""
+    return {
+        f"{ATTRIBUTE_PREFIX}selection": chosen.description,
+        f"{ATTRIBUTE_PREFIX}margin": margin,
+        f"{ATTRIBUTE_PREFIX}seed": o.seed,
+        f"{ATTRIBUTE_PREFIX}model": o.model_name,
+        f"{ATTRIBUTE_PREFIX}event_identity": (
+            "(seed << 32) + event number" if o.process is not None else "event number"
+        ),
+    }
+
+
+def _write(
+    writer: HepMCWriter, batch: Batch, kept: np.ndarray, kept_reco: Mapping[str, ak.Array]
+) -> None:
+    """The kept events of a batch, with their predicted reco as event attributes."""
+    for event, attributes in zip(kept, _attributes(kept_reco), strict=True):
+        written = (batch.events[event] if batch.events is not None
+                   else record_to_event(batch.record, event, int(batch.numbers[event])))
+        writer.write(written, attributes)
+
+
+class _Counts:
+    """Events generated and kept, and batches, so far."""
+
+    def __init__(self) -> None:
+        self.generated = self.kept = self.batches = 0
+
+    def add(self, keep: np.ndarray) -> None:
+        self.generated += keep.size
+        self.kept += int(np.count_nonzero(keep))
+        self.batches += 1
+
+
+def _summary(
+    o: FilterOptions, source: Mapping[str, Any], chosen: Selection, margin: float,
+    counts: _Counts, clock: Clock, check: ReferenceCheck | None,
+) -> dict[str, Any]:
+    """The summary of the module docstring."""
+    seconds = {stage: round(value, 6) for stage, value in clock.seconds.items()}
+    return {
+        **source,
+        "selection": chosen.description,
+        "margin": margin,
+        "seed": o.seed,
+        "model": o.model_name,
+        "generated": counts.generated,
+        "kept": counts.kept,
+        "keep_fraction": counts.kept / counts.generated,
+        "seconds": seconds,
+        "nn_overhead_fraction": seconds["nn"] / seconds["generator"],
+        **({} if check is None else check.summary(counts.generated)),
+    }
 
 
 class _Learnt:

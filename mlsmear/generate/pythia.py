@@ -41,12 +41,14 @@ from ..refdet.collection import Collection
 from ..refdet.kinematics import from_cartesian
 
 __all__ = [
+    "COMPOSITES",
     "LEPTON_MIX",
     "MIX",
     "PROCESSES",
     "PYTHIA_COMMON",
     "PythiaGenerator",
     "Slice",
+    "components",
     "import_pythia",
     "pdg_charges",
     "pythia_seed",
@@ -147,8 +149,15 @@ def _composite(shares: dict[str, float]) -> tuple[tuple[Slice, float], ...]:
     )
 
 
-PROCESSES["mix"] = _composite(MIX)
-PROCESSES["leptons"] = _composite(LEPTON_MIX)
+#: Processes made of others: name -> share of the events per component process.
+COMPOSITES: dict[str, dict[str, float]] = {"mix": MIX, "leptons": LEPTON_MIX}
+PROCESSES.update({name: _composite(shares) for name, shares in COMPOSITES.items()})
+
+
+def components(process: str) -> frozenset[str]:
+    """The processes whose events ``process`` holds: those of a composite (``mix`` -> ttbar,
+    gammajets, ...), else the process itself."""
+    return frozenset(COMPOSITES.get(process, (process,)))
 
 
 @cache

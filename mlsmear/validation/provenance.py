@@ -5,7 +5,8 @@ The pairs ``meta.json`` of a generated sample records its ``generator``, ``proce
 (``training.data``). Event identities derive from the seed, so a hold-out generated with a seed
 used for training may repeat training events: :func:`holdout_provenance` raises then, unless
 told otherwise. A hold-out process absent from every training source is flagged as a test of
-process independence.
+process independence; composite samples count as their components (a ttbar hold-out is inside a
+model trained on ``mix``, which holds ttbar).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
+from ..generate.pythia import components
 from ..model import Bundle
 from ..pairs import is_pairs_directory, read_meta
 
@@ -68,8 +70,12 @@ def holdout_provenance(
             "(same generator and seed): it may repeat training events. Generate the hold-out "
             "with a new seed, or allow the overlap explicitly"
         )
-    train_processes = {t["process"] for ts in training.values() for t in ts if t["process"]}
-    holdout_processes = {h.get("process") for h in holdout} - {None}
+    train_processes = {
+        p for ts in training.values() for t in ts if t["process"] for p in components(t["process"])
+    }
+    holdout_processes = {
+        p for h in holdout if h.get("process") for p in components(h["process"])
+    }
     new_process = (
         None if not train_processes or not holdout_processes
         else not (holdout_processes & train_processes)
