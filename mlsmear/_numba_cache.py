@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from typing import Any
 
 from numba.core import caching, config, dispatcher
 
@@ -45,19 +46,23 @@ def _without_cache_on_failure() -> None:
             self._cache = caching.NullCache()
 
     enable_caching._mlsmear = True  # type: ignore[attr-defined]
-    dispatcher.Dispatcher.enable_caching = enable_caching
+    dispatcher.Dispatcher.enable_caching = enable_caching  # type: ignore[method-assign]
+
+
+#: numba's options (set as module attributes at run time, which type checkers cannot see).
+_options: Any = config
 
 
 def cache_location() -> str:
     """Where numba caches mlsmear's kernels: ``"in-tree or user"``, a directory, or ``"none"``."""
-    if config.CACHE_DIR or _locatable():
-        return config.CACHE_DIR or "in-tree or user"
+    if _options.CACHE_DIR or _locatable():
+        return _options.CACHE_DIR or "in-tree or user"
     uid = os.getuid() if hasattr(os, "getuid") else "user"
     directory = os.path.join(tempfile.gettempdir(), f"mlsmear-numba-{uid}")
-    config.CACHE_DIR = directory
+    _options.CACHE_DIR = directory
     if _locatable():
         return directory
-    config.CACHE_DIR = ""
+    _options.CACHE_DIR = ""
     _without_cache_on_failure()
     return "none"
 

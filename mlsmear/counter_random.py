@@ -139,8 +139,8 @@ def event_keys_torch(
 ) -> torch.Tensor:
     """Same keys as :func:`event_keys` (as ``int64`` bit patterns), computed with torch."""
     s = _mix64_torch(torch.tensor(_const_torch(seed & 0xFFFFFFFFFFFFFFFF), device=device))
-    run, lumi, event = (_signed(np.asarray(a).astype(np.int64), device) for a in (run, lumi, event))
-    return _mix64_torch(_mix64_torch(_mix64_torch(s ^ run) ^ lumi) ^ event)
+    r, lu, ev = (_signed(np.asarray(a).astype(np.int64), device) for a in (run, lumi, event))
+    return _mix64_torch(_mix64_torch(_mix64_torch(s ^ r) ^ lu) ^ ev)
 
 
 def object_uniforms_torch(

@@ -2,8 +2,9 @@
 
 Rows are processed in fixed-size batches, so memory is bounded by the batch, not the input.
 Per batch: the trunk once, then each head in order; each head's probabilities are sampled at once
-(numba on CPU, torch on CUDA) and the sampled CDF position, as a normal score computed once, is
-fed to the later heads.
+by a sampler strategy (:class:`~mlsmear.sampling.NumbaSampler` on CPU,
+:class:`~mlsmear.sampling.TorchSampler` on CUDA) and the sampled CDF position, as a normal score
+computed once, is fed to the later heads.
 """
 
 from __future__ import annotations
@@ -14,10 +15,9 @@ import numpy as np
 import torch
 
 from . import residuals as residual_kinds
-from .binning import values_from_positions
 from .met_context import reference_truth, uses_objects
 from .model import KindModel
-from .sampling import LOST, sample_positions, sample_positions_torch
+from .sampling import LOST, SAMPLERS
 
 __all__ = ["sample_residuals", "sample_reco", "resolve_device", "DEFAULT_BATCH_SIZE"]
 
@@ -34,10 +34,6 @@ def resolve_device(device: str | torch.device) -> torch.device:
     return device
 
 
-def _long(x: torch.Tensor) -> torch.Tensor:
-    return x.long()
-
-
 def sample_residuals(
     model: KindModel,
     x: np.ndarray,
@@ -48,7 +44,7 @@ def sample_residuals(
     batch_size: int = DEFAULT_BATCH_SIZE,
     sampler: str | None = None,
     precision: str | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Sample every quantity's residual for ``n`` objects.
 
     Arguments:
@@ -57,7 +53,8 @@ def sample_residuals(
         keys: event key per object (``uint64``); index: object index in its event (``int64``).
         device: torch device for the network.
         batch_size: rows per evaluation batch.
-        sampler: ``"numba"`` (CPU default) or ``"torch"`` (device default on CUDA).
+        sampler: ``"numba"`` (CPU default) or ``"torch"`` (device default on CUDA), see
+            :data:`~mlsmear.sampling.SAMPLERS`.
         precision: evaluation precision overriding the model card's (None: the card's).
 
     Returns:
@@ -70,38 +67,33 @@ def sample_residuals(
     ):
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
     device = resolve_device(device)
-    sampler = sampler or ("numba" if device.type == "cpu" else "torch")
+    name = sampler or ("numba" if device.type == "cpu" else "torch")
+    if name not in SAMPLERS:
+        raise ValueError(f"sampler must be one of {list(SAMPLERS)}, got {sampler!r}")
+    strategy = SAMPLERS[name](model.binnings, device)
     net, n, n_q = model.evaluation_net(device, precision), x.shape[0], model.net.n_quantities
     dtype = next(net.parameters()).dtype
     allow_lost = model.spec.has_efficiency
     zero_heads = [k for k, q in enumerate(model.quantities) if q in model.zero_quantities]
     residuals = np.empty((n, n_q))
     is_zero = np.zeros((n, n_q), dtype=bool)
-    knots = [torch.from_numpy(b.knots).to(device) for b in model.binnings]  # torch sampler only
     index = np.ascontiguousarray(index, dtype=np.int64)
     with torch.inference_mode():
         for start in range(0, n, batch_size):
             stop = min(start + batch_size, n)
             xb = torch.from_numpy(np.ascontiguousarray(x[start:stop])).to(device, dtype)
             positions = torch.empty((stop - start, n_q), dtype=torch.float64, device=device)
-            if sampler == "torch":
-                kb = torch.from_numpy(keys[start:stop].view(np.int64)).to(device)
-                ib = torch.from_numpy(index[start:stop]).to(device)
+            strategy.start(keys[start:stop], index[start:stop])
             # the rows still sampled (objects lost by head 0 skip the later heads): their trunk
             # features and the normal scores of their quantities sampled so far
             alive: slice | torch.Tensor = slice(None)
             hb = net.features(xb)
             sb = torch.empty((stop - start, n_q), dtype=torch.float32, device=device)
-            kn, inn = keys[start:stop], index[start:stop]
             for k in range(n_q):
                 logits = net.head_logits(k, hb, sb)
                 probs = torch.softmax(logits, dim=1, dtype=torch.float32)
                 lost_ok = (allow_lost and k == 0) or k in zero_heads
-                if sampler == "torch":
-                    drawn = sample_positions_torch(probs, kb, ib, k, lost_ok)
-                else:
-                    drawn = torch.from_numpy(sample_positions(probs.cpu().numpy(), kn, inn, k,
-                                                              lost_ok))
+                drawn = strategy.draw(probs, k, lost_ok)
                 positions[alive, k] = drawn
                 if k + 1 < n_q:
                     sb[:, k] = net.normal_scores(drawn.float())
@@ -111,21 +103,12 @@ def sample_residuals(
                         positions[~kept, 1:] = 0.5
                         alive = torch.nonzero(kept).flatten()
                         hb, sb = hb[alive], sb[alive]
-                        rows = alive.cpu().numpy()
-                        kn, inn = kn[rows], inn[rows]
-                        if sampler == "torch":
-                            kb, ib = kb[alive], ib[alive]
+                        strategy.keep(alive)
             lost = positions[:, 0] == LOST
             zero = {k: (positions[:, k] == LOST) & ~lost for k in zero_heads}
             positions[positions == LOST] = 0.5
-            for k, b in enumerate(model.binnings):
-                if sampler == "torch":
-                    values = values_from_positions(
-                        positions[:, k], knots[k], b.tail_lo, b.tail_hi, torch, _long
-                    ).cpu().numpy()
-                else:
-                    values = b.values(positions[:, k].numpy())
-                residuals[start:stop, k] = values
+            for k in range(n_q):
+                residuals[start:stop, k] = strategy.values(k, positions[:, k])
             residuals[start:stop][lost.cpu().numpy()] = np.nan
             for k, rows in zero.items():
                 is_zero[start:stop, k] = rows.cpu().numpy()

@@ -5,16 +5,15 @@ input features with their stored transforms, the :class:`~mlsmear.network.SmearN
 thresholds applied after smearing and the model card (provenance, validation figures).
 
 On disk a model is two files side by side: ``<kind>.safetensors`` (network weights, binning and
-input knots) and ``<kind>.json`` (the model card, which records the SHA-256 of the tensor file).
-A :class:`Bundle` is a directory of such pairs, one per kind. Loading never executes code:
-pickle/``torch.save`` files are refused and every file is checked before use.
+input knots) and ``<kind>.json`` (the model card, which records the SHA-256 of the tensor file),
+read and written by :mod:`mlsmear.model_files` (never executing code). A :class:`Bundle` is a
+directory of such pairs, one per kind. Models are immutable: a copy with another evaluation
+precision is ``dataclasses.replace(model, precision="bfloat16")``.
 """
 
 from __future__ import annotations
 
 import copy
-import hashlib
-import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,13 +21,18 @@ from typing import Any
 
 import numpy as np
 import torch
-from safetensors import SafetensorError
-from safetensors.torch import load as load_tensors
-from safetensors.torch import save as save_tensors
 
 from .binning import ResidualBinning
-from .kinds import TAG_RESIDUAL, kind_spec
+from .kinds import KINDS, TAG_RESIDUAL, KindSpec, kind_spec
 from .met_context import RECOIL_FIELDS, derived_names, uses_objects
+from .model_files import (
+    FORMAT,
+    FORMAT_VERSION,
+    PRECISIONS,
+    ModelFileError,
+    read_model,
+    write_model,
+)
 from .network import SmearNet
 from .transforms import InputFeature, input_matrix
 
@@ -37,18 +41,8 @@ __all__ = [
     "passes_thresholds",
 ]
 
-FORMAT = "mlsmear-model"
-FORMAT_VERSION = 1
-#: Evaluation precisions a model card may name.
-PRECISIONS = {"float32": torch.float32, "bfloat16": torch.bfloat16}
 #: Kinds of tag a model may learn: a working-point decision (0/1) or a continuous discriminant.
 TAG_TYPES = ("decision", "discriminant")
-#: pickle protocols 2–5 start with 0x80 and the protocol byte; torch.save writes a zip archive
-_PICKLE_MAGIC = (*(bytes([0x80, p]) for p in range(2, 6)), b"PK\x03\x04")
-
-
-class ModelFileError(ValueError):
-    """A model file is missing, corrupt, mismatched or of a refused kind (pickle)."""
 
 
 def passes_thresholds(
@@ -64,7 +58,7 @@ def passes_thresholds(
     return keep
 
 
-@dataclass
+@dataclass(frozen=True)
 class KindModel:
     """The learnt detector response for one object kind.
 
@@ -96,11 +90,13 @@ class KindModel:
     zero_quantities: tuple[str, ...] = ()
     tags: tuple[str, ...] = ()
     tag_types: dict[str, str] = field(default_factory=dict)
-    _evaluation_nets: dict = field(default_factory=dict, init=False, repr=False, compare=False)
+    _evaluation_nets: dict[tuple[str, int | None, str], SmearNet] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         spec = kind_spec(self.kind)
-        self.tags = tuple(self.tags)
+        object.__setattr__(self, "tags", tuple(self.tags))
         if not set(self.tags) <= set(spec.tags) or len(set(self.tags)) != len(self.tags):
             raise ModelFileError(
                 f"{self.kind} model: tags {list(self.tags)} must be distinct among "
@@ -131,7 +127,7 @@ class KindModel:
             raise ModelFileError(
                 f"unknown thresholds {sorted(unknown)}; valid: pt_min, abs_eta_max"
             )
-        self.zero_quantities = tuple(self.zero_quantities)
+        object.__setattr__(self, "zero_quantities", tuple(self.zero_quantities))
         if not set(self.zero_quantities) <= {*spec.may_be_zero, *self.tags}:
             raise ModelFileError(
                 f"{self.kind} model: zero_quantities {list(self.zero_quantities)} must be among "
@@ -143,9 +139,12 @@ class KindModel:
             )
         self.net.eval()
 
-    def evaluation_net(self, device: torch.device, precision: str | None = None) -> SmearNet:
+    def evaluation_net(
+        self, device: str | torch.device, precision: str | None = None
+    ) -> SmearNet:
         """The network on ``device`` in ``precision`` (default the model's): :attr:`net` itself
-        for float32 on the CPU, else a copy made once per device and precision."""
+        for float32 on the CPU, else a copy made once per device (type and index) and precision
+        (the network itself is fixed: the model is immutable)."""
         device = torch.device(device)
         precision = precision or self.precision
         if precision not in PRECISIONS:
@@ -154,14 +153,14 @@ class KindModel:
             )
         if device.type == "cpu" and precision == "float32":
             return self.net
-        key = f"{device}:{precision}"
+        key = (device.type, device.index, precision)
         if key not in self._evaluation_nets:
             dtype = PRECISIONS[precision]
             self._evaluation_nets[key] = copy.deepcopy(self.net).to(device=device, dtype=dtype)
         return self._evaluation_nets[key]
 
     @property
-    def spec(self):
+    def spec(self) -> KindSpec:
         """The :class:`~mlsmear.kinds.KindSpec` of this model."""
         return kind_spec(self.kind)
 
@@ -224,39 +223,23 @@ class KindModel:
 
     def save(self, directory: str | Path) -> Path:
         """Write ``<kind>.safetensors`` and ``<kind>.json`` into ``directory``; returns the card."""
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        blob = save_tensors(self.tensors(), metadata={
-            _INPUT_ORDER: json.dumps([f.name for f in self.inputs]),
-        })
-        (directory / f"{self.kind}.safetensors").write_bytes(blob)
-        card = self.card_dict(hashlib.sha256(blob).hexdigest())
-        path = directory / f"{self.kind}.json"
-        path.write_text(json.dumps(card, indent=1) + "\n")
-        return path
+        return write_model(
+            Path(directory), self.kind, self.tensors(), [f.name for f in self.inputs],
+            self.card_dict,
+        )
 
     @classmethod
     def load(cls, card_path: str | Path) -> KindModel:
         """Load a model from its JSON card (the tensor file sits beside it)."""
         card_path = Path(card_path)
-        card = _read_card(card_path)
-        blob = _read_bytes(card_path.with_suffix(".safetensors"))
-        if hashlib.sha256(blob).hexdigest() != card.get("tensors_sha256"):
-            raise ModelFileError(
-                f"{card_path.with_suffix('.safetensors')} does not belong to {card_path} "
-                "(SHA-256 mismatch): the files are mismatched or the tensor file is corrupt"
-            )
-        try:
-            tensors = load_tensors(blob)
-        except SafetensorError as err:
-            raise ModelFileError(f"corrupt tensor file beside {card_path}: {err}") from err
-        _check_input_order(card, blob, card_path)
+        card, tensors = read_model(card_path)
         return cls._from_card(card, tensors, card_path)
 
     @classmethod
-    def _from_card(cls, card: dict, tensors: dict[str, torch.Tensor], where: Path) -> KindModel:
+    def _from_card(
+        cls, card: dict[str, Any], tensors: dict[str, torch.Tensor], where: Path
+    ) -> KindModel:
         try:
-            _validate_card(card, tensors, where)
             kind = card["kind"]
             spec = kind_spec(kind)
             quantities = [q["name"] for q in card["quantities"]]
@@ -302,113 +285,6 @@ _CARD_KEYS = {
 }
 
 
-#: safetensors metadata key of the network's input order (a JSON list of names).
-_INPUT_ORDER = "mlsmear.inputs"
-_MAX_CARD_BYTES = 16 << 20
-
-
-def _number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def _validate_card(card: dict, tensors: Mapping[str, torch.Tensor], where: Path) -> None:
-    """``ModelFileError`` naming the first field of a card (or tensor) a model cannot use."""
-
-    def fail(what: str) -> None:
-        raise ModelFileError(f"{where}: {what}")
-
-    if card.get("precision") not in PRECISIONS:
-        fail(f"unknown precision {card.get('precision')!r}: the card must name one of "
-             f"{', '.join(PRECISIONS)} (the precision the model was validated at)")
-    for key in ("quantities", "inputs"):
-        if not isinstance(card.get(key), list) or not all(isinstance(q, dict) for q in card[key]):
-            fail(f"{key!r} must be a list of objects")
-    for q in card["quantities"]:
-        binning = q.get("binning")
-        if not isinstance(binning, dict):
-            fail(f"quantity {q.get('name')!r} has no binning object")
-        n_bins = binning.get("n_bins")
-        if not isinstance(n_bins, int) or isinstance(n_bins, bool) or n_bins < 1:
-            fail(f"quantity {q.get('name')!r}: n_bins {n_bins!r} must be a positive integer")
-        for tail in ("tail_lo", "tail_hi"):
-            value = binning.get(tail)
-            if not _number(value) or not np.isfinite(value) or value < 0:
-                fail(f"quantity {q.get('name')!r}: {tail} {value!r} must be a finite number >= 0")
-        if not isinstance(binning.get("clip"), bool):
-            fail(f"quantity {q.get('name')!r}: clip {binning.get('clip')!r} must be true or false")
-    names = [f.get("name") for f in card["inputs"]]
-    if not all(isinstance(n, str) for n in names) or len(set(names)) != len(names):
-        fail(f"input names {names} must be distinct strings")
-    thresholds = card.get("thresholds", {})
-    if not isinstance(thresholds, dict) or not all(
-        _number(v) and np.isfinite(v) for v in thresholds.values()
-    ):
-        fail(f"thresholds {thresholds!r} must map names to finite numbers")
-    for name, tensor in tensors.items():
-        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
-            fail(f"tensor {name!r} holds NaN/inf values")
-        if name.endswith(".knots") and bool((tensor[1:] < tensor[:-1]).any()):
-            fail(f"tensor {name!r}: knots must be non-decreasing")
-
-
-def _check_input_order(card: dict, blob: bytes, where: Path) -> None:
-    """The card's input order against the order recorded in the tensor file (files saved
-    before it was recorded are not checked)."""
-    n = int.from_bytes(blob[:8], "little")
-    try:
-        recorded = json.loads(json.loads(blob[8:8 + n]).get("__metadata__", {})[_INPUT_ORDER])
-    except (KeyError, TypeError, ValueError, AttributeError):
-        return
-    names = [f.get("name") for f in card.get("inputs", []) if isinstance(f, dict)]
-    if recorded != names:
-        raise ModelFileError(
-            f"{where}: inputs {names} are not in the network's input order {recorded} "
-            "(recorded in the tensor file)"
-        )
-
-
-def _is_safetensors(blob: bytes) -> bool:
-    """A safetensors file: 8-byte little-endian header length, then a JSON header."""
-    n = int.from_bytes(blob[:8], "little")
-    return len(blob) >= 9 and 8 + n <= len(blob) and blob[8:9] == b"{"
-
-
-def _read_bytes(path: Path) -> bytes:
-    if not path.is_file():
-        raise ModelFileError(f"model file {path} not found")
-    blob = path.read_bytes()
-    if not _is_safetensors(blob) and blob.startswith(_PICKLE_MAGIC):
-        raise ModelFileError(
-            f"{path} is a pickle/torch.save file: refused, model files never execute code "
-            "(mlsmear models are safetensors + JSON)"
-        )
-    return blob
-
-
-def _read_card(path: Path) -> dict:
-    blob = _read_bytes(path)
-    if path.suffix != ".json":
-        raise ModelFileError(
-            f"{path}: expected a model card (.json) beside its .safetensors, or a bundle directory"
-        )
-    if len(blob) > _MAX_CARD_BYTES:
-        raise ModelFileError(f"{path}: {len(blob)} bytes is too large for a model card")
-    try:
-        card = json.loads(blob)
-    except RecursionError:
-        raise ModelFileError(f"{path} is not a valid JSON model card: nested too deeply") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise ModelFileError(f"{path} is not a valid JSON model card: {err}") from err
-    if not isinstance(card, dict) or card.get("format") != FORMAT:
-        raise ModelFileError(f"{path} is not an mlsmear model card (format != {FORMAT!r})")
-    if card.get("format_version") != FORMAT_VERSION:
-        raise ModelFileError(
-            f"{path}: model format version {card.get('format_version')} is not supported "
-            f"(this mlsmear reads version {FORMAT_VERSION})"
-        )
-    return card
-
-
 @dataclass
 class Bundle(Mapping[str, KindModel]):
     """The models of one detector, by kind (``bundle["jet"]``).
@@ -445,11 +321,9 @@ class Bundle(Mapping[str, KindModel]):
     def load(cls, directory: str | Path) -> Bundle:
         """Load every ``<kind>.json`` model card in ``directory``."""
         directory = Path(directory)
-        cards = sorted(p for p in directory.glob("*.json") if p.stem in _KIND_NAMES)
+        cards = sorted(p for p in directory.glob("*.json") if p.stem in KINDS)
         if not cards:
             raise ModelFileError(f"{directory} holds no model cards (<kind>.json)")
         return cls(directory.name, {p.stem: KindModel.load(p) for p in cards})
 
-
-_KIND_NAMES = ("jet", "electron", "muon", "photon", "met")
 

@@ -36,7 +36,7 @@ import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, overload
 
 import numpy as np
 import pyarrow as pa
@@ -324,6 +324,20 @@ def read_parquet(path: str | os.PathLike[str], **options: Any) -> pa.Table:
     except (OSError, pa.ArrowException) as err:
         message = f"cannot read {str(path)!r}: corrupt or truncated parquet file ({err})"
         raise ValueError(message) from None
+
+
+@overload
+def read_pairs(
+    directory: str | os.PathLike[str], kind: str, *, columns: list[str] | None = ...,
+    as_numpy: Literal[False] = ...,
+) -> pa.Table: ...
+
+
+@overload
+def read_pairs(
+    directory: str | os.PathLike[str], kind: str, *, columns: list[str] | None = ...,
+    as_numpy: Literal[True],
+) -> dict[str, np.ndarray]: ...
 
 
 def read_pairs(

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import functools
+import os
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from .model import Bundle, KindModel, ModelFileError
 
@@ -17,17 +19,20 @@ DEFAULT_BUNDLE = "atlas-like"
 def shipped() -> list[str]:
     """Names of the bundles shipped in ``mlsmear.weights``."""
     root = resources.files("mlsmear.weights")
-    return sorted(p.name for p in root.iterdir() if p.is_dir() and any(p.glob("*.json")))
+    return sorted(
+        p.name for p in root.iterdir()
+        if p.is_dir() and any(f.name.endswith(".json") for f in p.iterdir())
+    )
 
 
-def _signature(path: Path) -> tuple:
+def _signature(path: Path) -> tuple[Any, ...]:
     """What the cache is keyed on: name, size and modification time (ns) of every model file,
     so that a file rewritten in place (even within the directory's mtime) is read again."""
     if path.is_dir():
         files = sorted(p for p in path.iterdir() if p.suffix in (".json", ".safetensors"))
     else:
         files = [path, path.with_suffix(".safetensors")]
-    out = []
+    out: list[tuple[Any, ...]] = []
     for file in files:
         try:
             stat = file.stat()
@@ -39,13 +44,15 @@ def _signature(path: Path) -> tuple:
 
 
 @functools.lru_cache(maxsize=16)
-def _load_path(path: Path, signature: tuple) -> Bundle | KindModel:
+def _load_path(path: Path, signature: tuple[Any, ...]) -> Bundle | KindModel:
     if path.is_dir():
         return Bundle.load(path)
     return KindModel.load(path)
 
 
-def load(name_or_path: str | Path | Bundle | KindModel = "default") -> Bundle | KindModel:
+def load(
+    name_or_path: str | os.PathLike[str] | Bundle | KindModel = "default",
+) -> Bundle | KindModel:
     """Load a model bundle or a single-kind model.
 
     Arguments:

@@ -9,17 +9,26 @@ categories 1–100 (category 0's probability is removed and the rest renormalise
 
 Both implementations use the same uniforms (:mod:`mlsmear.counter_random`) and the same rule, so
 CPU and GPU agree except where float rounding moves a category boundary across a uniform.
+:class:`NumbaSampler` and :class:`TorchSampler` are the two as strategies of the engine: the
+objects of one batch, their CDF positions per head, and the residual values at those positions.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
 
 import numba
 import numpy as np
 import torch
 
+from .binning import ResidualBinning, values_from_positions
 from .counter_random import object_uniforms_torch, uniform_nb
 
-__all__ = ["sample_positions", "sample_positions_torch", "LOST"]
+__all__ = [
+    "LOST", "SAMPLERS", "NumbaSampler", "Sampler", "TorchSampler", "sample_positions",
+    "sample_positions_torch",
+]
 
 #: Position value marking a lost (not reconstructed) object.
 LOST = -1.0
@@ -83,3 +92,82 @@ def sample_positions_torch(
     v = object_uniforms_torch(keys, index, quantity, 1)
     positions = ((chosen - 1).to(torch.float64) + v) / n_bins
     return torch.where(chosen == 0, torch.full_like(positions, LOST), positions)
+
+
+class Sampler(Protocol):
+    """How the engine samples one batch of objects: :meth:`start` with their identities, then
+    :meth:`draw` per head, :meth:`keep` when objects are lost, :meth:`values` at the end."""
+
+    def start(self, keys: np.ndarray, index: np.ndarray) -> None:
+        """The batch's objects: event key (``uint64``) and index in the event (``int64``)."""
+
+    def draw(self, probs: torch.Tensor, quantity: int, allow_lost: bool) -> torch.Tensor:
+        """CDF positions (or :data:`LOST`) of the objects still sampled, from one head's
+        ``(n, 101)`` float32 probabilities."""
+
+    def keep(self, alive: torch.Tensor) -> None:
+        """Only the objects at rows ``alive`` (of those still sampled) are drawn from now on."""
+
+    def values(self, quantity: int, positions: torch.Tensor) -> np.ndarray:
+        """Residuals (float64) at the CDF positions of one quantity, for the whole batch."""
+
+
+class NumbaSampler:
+    """Categories drawn by the numba kernel on the CPU, residual values in numpy."""
+
+    def __init__(self, binnings: Sequence[ResidualBinning], device: torch.device) -> None:
+        self.binnings = binnings
+        self.keys = np.empty(0, dtype=np.uint64)
+        self.index = np.empty(0, dtype=np.int64)
+
+    def start(self, keys: np.ndarray, index: np.ndarray) -> None:
+        self.keys, self.index = keys, index
+
+    def draw(self, probs: torch.Tensor, quantity: int, allow_lost: bool) -> torch.Tensor:
+        drawn = sample_positions(probs.cpu().numpy(), self.keys, self.index, quantity, allow_lost)
+        return torch.from_numpy(drawn)
+
+    def keep(self, alive: torch.Tensor) -> None:
+        rows = alive.cpu().numpy()
+        self.keys, self.index = self.keys[rows], self.index[rows]
+
+    def values(self, quantity: int, positions: torch.Tensor) -> np.ndarray:
+        return self.binnings[quantity].values(positions.cpu().numpy())
+
+
+def _long(x: torch.Tensor) -> torch.Tensor:
+    return x.long()
+
+
+class TorchSampler:
+    """Categories and residual values in torch on the network's device (CUDA): only the values
+    come back to the host."""
+
+    def __init__(self, binnings: Sequence[ResidualBinning], device: torch.device) -> None:
+        self.binnings, self.device = binnings, device
+        self.knots = [torch.from_numpy(b.knots).to(device) for b in binnings]
+        self.keys = torch.empty(0, dtype=torch.int64, device=device)
+        self.index = torch.empty(0, dtype=torch.int64, device=device)
+
+    def start(self, keys: np.ndarray, index: np.ndarray) -> None:
+        self.keys = torch.from_numpy(keys.view(np.int64)).to(self.device)
+        self.index = torch.from_numpy(index).to(self.device)
+
+    def draw(self, probs: torch.Tensor, quantity: int, allow_lost: bool) -> torch.Tensor:
+        return sample_positions_torch(probs, self.keys, self.index, quantity, allow_lost)
+
+    def keep(self, alive: torch.Tensor) -> None:
+        self.keys, self.index = self.keys[alive], self.index[alive]
+
+    def values(self, quantity: int, positions: torch.Tensor) -> np.ndarray:
+        b = self.binnings[quantity]
+        values = values_from_positions(
+            positions, self.knots[quantity], b.tail_lo, b.tail_hi, torch, _long
+        )
+        return values.cpu().numpy()
+
+
+#: The samplers by name (``sampler=`` of :func:`mlsmear.engine.sample_residuals`).
+SAMPLERS: dict[str, type[NumbaSampler] | type[TorchSampler]] = {
+    "numba": NumbaSampler, "torch": TorchSampler,
+}

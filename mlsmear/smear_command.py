@@ -221,11 +221,12 @@ def _kept(
 ) -> tuple[str, ...]:
     """Input branches copied unchanged: those matching ``patterns``, minus counters (uproot
     writes them) and anything the smeared collections write."""
-    if not patterns or not isinstance(inputs[0], _Input) or inputs[0].schema != "nanoaod":
+    roots = [i for i in inputs if isinstance(i, _Input)]
+    if not patterns or len(roots) != len(inputs) or roots[0].schema != "nanoaod":
         return ()
-    common = set(inputs[0].branches).intersection(*(i.branches for i in inputs[1:]))
+    common = set(roots[0].branches).intersection(*(i.branches for i in roots[1:]))
     names = []
-    for branch in inputs[0].branches:
+    for branch in roots[0].branches:
         owner = branch.partition("_")[0]
         if branch not in common or owner in written or branch.startswith("n") and branch[1:] in {
             b.partition("_")[0] for b in common
@@ -439,7 +440,9 @@ class _RootWriter:
 
 class _ParquetWriter:
     def __init__(self, path: Path) -> None:
-        self.path, self.writer, self.schema = path, None, None
+        self.path = path
+        self.writer: Any = None
+        self.schema: Any = None
 
     def write(self, chunk: dict[str, Any]) -> None:
         import awkward as ak
@@ -521,15 +524,16 @@ def smear_files(
     hepmc = formats == {"hepmc"}
     schema = DELPHES if formats == {"delphes"} else NANOAOD
     written = {_RENAME.get(schema.target(k).name, schema.target(k).name) for k in chosen}
-    common = dict(model=str(model), seed=int(seed), kinds=chosen)
+    common: dict[str, Any] = dict(model=str(model), seed=int(seed), kinds=chosen)
+    tasks: Iterable[_Task | HepMCChunk]
     if hepmc:  # cut into blocks as the files are read: the number of events is known at the end
-        tasks: Iterable[_Task | HepMCChunk] = _hepmc_tasks(
-            opened, chunk or DEFAULT_HEPMC_CHUNK, **common
-        )
+        sources = [i for i in opened if not isinstance(i, _Input)]
+        tasks = _hepmc_tasks(sources, chunk or DEFAULT_HEPMC_CHUNK, **common)
         total = None
     else:
-        tasks = _tasks(opened, chunk or DEFAULT_CHUNK, keep=_kept(opened, keep, written), **common)
-        total = sum(i.entries for i in opened)
+        roots = [i for i in opened if isinstance(i, _Input)]
+        tasks = _tasks(roots, chunk or DEFAULT_CHUNK, keep=_kept(roots, keep, written), **common)
+        total = sum(i.entries for i in roots)
     temporary = output.with_name(f".{output.name}.{os.getpid()}.partial")
     writer = (_RootWriter if suffix == ".root" else _ParquetWriter)(temporary)
     bar = tqdm(total=total, unit="ev", disable=not progress, file=sys.stderr, desc="smear")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 from collections.abc import Mapping
 from pathlib import Path
@@ -199,7 +200,7 @@ def run(args: argparse.Namespace) -> int:
         args.kind, truth, reco, matched, inputs=default_inputs(args.kind, truth),
         thresholds=thresholds, config=config, card=card, tag_types=tag_types,
     )
-    model.precision = args.precision
+    model = dataclasses.replace(model, precision=args.precision)
     path = model.save(args.output)
     print(f"wrote {path} ({model.card['training']['seconds']} s, best epoch "
           f"{model.card['training']['best_epoch']})")

@@ -73,7 +73,7 @@ def test_safetensors_header_length_like_pickle_magic_loads(tmp_path):
     """A tensor file whose header length starts with byte 0x80 is not mistaken for a pickle."""
     from safetensors.torch import save
 
-    from mlsmear.model import _read_bytes
+    from mlsmear.model_files import _read_bytes
 
     blobs = (save({"x": torch.zeros(1)}, metadata={"pad": "p" * k}) for k in range(256))
     blob = next(b for b in blobs if b[0] == 0x80)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import copy
+import dataclasses
 import json
 
 import awkward as ak
 import numpy as np
 import pytest
+import torch
 
 import mlsmear
 from mlsmear.synthetic import SyntheticDetector
@@ -22,9 +23,7 @@ def _jets(n: int, per_event: int = 10) -> ak.Array:
 
 @pytest.fixture(scope="module")
 def bf16_jet(tiny):
-    model = copy.deepcopy(tiny["jet"])
-    model.precision = "bfloat16"
-    return model
+    return dataclasses.replace(tiny["jet"], precision="bfloat16")
 
 
 def test_precision_round_trip(bf16_jet, tmp_path):
@@ -88,3 +87,14 @@ def test_bf16_response_matches_float32(tiny, bf16_jet):
     # σ(IQR) ≈ 1.57 σ / √n for a Gaussian core (variances and covariance of the quartiles)
     iqr_sigma = 1.57 * (q75 - q25) / 1.349 / np.sqrt(ratio["f32"].size)
     assert abs(iqr_bf16 - (q75 - q25)) < 3 * iqr_sigma
+
+
+def test_models_are_immutable_a_precision_is_a_new_model(tiny):
+    jet = tiny["jet"]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        jet.precision = "bfloat16"
+    bf16 = dataclasses.replace(jet, precision="bfloat16")
+    assert (jet.precision, bf16.precision) == ("float32", "bfloat16") and bf16.net is jet.net
+    assert jet.evaluation_net("cpu") is jet.net
+    assert next(bf16.evaluation_net("cpu").parameters()).dtype == torch.bfloat16
+    assert bf16.evaluation_net(torch.device("cpu")) is bf16.evaluation_net("cpu")

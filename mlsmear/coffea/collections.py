@@ -14,6 +14,7 @@ Values are float64 (the engine's precision).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import awkward as ak
 import numpy as np
@@ -55,55 +56,63 @@ class OutputForm:
         """The collection of one chunk.
 
         Arguments:
-            smeared: the engine's output for the chunk (see :func:`mlsmear.smear_array`).
+            smeared: the engine's output for the chunk (see
+                :func:`mlsmear.columnar.smear_columnar`).
             truth: the chunk's truth objects; with a link, their ``position`` in the flat truth
                 collection (see :func:`mlsmear.coffea.truth.content_positions`).
             source_counts: objects per event in the unsliced truth collection (links only).
         """
-        if self.schema is None or self.target is None:
+        schema, target = self.schema, self.target
+        if schema is None or target is None:
             return smeared
-        if self.target.kind == "met":
-            return self._met(smeared)
+        if target.kind == "met":
+            return self._met(smeared, schema, target)
         counts = ak.to_numpy(ak.num(smeared, axis=1))
         flat = ak.flatten(smeared, axis=1)
         pt, eta, phi, mass = (ak.to_numpy(flat[f]) for f in ("pt", "eta", "phi", "mass"))
         charge = ak.to_numpy(flat.charge)
-        tags = {t: ak.to_numpy(flat[t]) for t in TAG_FIELDS[self.schema] if t in flat.fields}
-        if self.schema == "delphes":
+        tags = {t: ak.to_numpy(flat[t]) for t in TAG_FIELDS[schema] if t in flat.fields}
+        if schema == "delphes":
             fields = {"PT": pt, "Eta": eta, "Phi": phi, "Charge": charge}
-            fields.update({"Mass": mass} if self.target.kind == "jet" else {})
+            fields.update({"Mass": mass} if target.kind == "jet" else {})
             if "btag" in tags:  # bit 0 of BTag: the tag's decision
                 fields["BTag"] = (tags["btag"] >= 0.5).astype(np.uint32)
             fields.update(pt=pt, eta=eta, phi=phi, mass=mass)
         else:
             fields = {"pt": pt, "eta": eta, "phi": phi, "mass": mass, "charge": charge}
             fields.update({TAG_FIELDS["nanoaod"][t]: v for t, v in tags.items()})
-            pdg = OBJECT_PDG.get(self.target.kind)
+            pdg = OBJECT_PDG.get(target.kind)
             if pdg is not None:
                 fields["pdgId"] = (np.full_like(charge, pdg) if pdg == 22 else -pdg * charge)
             if self.link is not None:
-                fields.update(self._links(smeared, truth, counts, source_counts))
-        return ak.unflatten(self._zip(fields), counts)
+                fields.update(_links(self.link, smeared, truth, counts, source_counts))
+        return ak.unflatten(_zip(fields, schema, target), counts)
 
-    def _links(
-        self, smeared: ak.Array, truth: ak.Array, counts: np.ndarray, source_counts: ak.Array
-    ) -> dict[str, np.ndarray]:
-        rows = ak.to_numpy(ak.flatten(truth.position[smeared.truth_index], axis=1))
-        n_source = ak.to_numpy(source_counts).astype(np.int64)
-        starts = np.cumsum(n_source) - n_source
-        return {self.link: rows - np.repeat(starts, counts), f"{self.link}G": rows}
-
-    def _met(self, smeared: ak.Array) -> ak.Array:
+    @staticmethod
+    def _met(smeared: ak.Array, schema: str, target: Target) -> ak.Array:
         pt, phi = ak.to_numpy(smeared.pt), ak.to_numpy(smeared.phi)
-        if self.schema == "delphes":
+        if schema == "delphes":
             eta = np.zeros_like(pt)
-            return self._zip({"MET": pt, "Eta": eta, "Phi": phi, "rho": pt, "eta": eta, "phi": phi})
-        return self._zip({"pt": pt, "phi": phi})
+            fields = {"MET": pt, "Eta": eta, "Phi": phi, "rho": pt, "eta": eta, "phi": phi}
+            return _zip(fields, schema, target)
+        return _zip({"pt": pt, "phi": phi}, schema, target)
 
-    def _zip(self, fields: dict[str, np.ndarray]) -> ak.Array:
-        return ak.zip(
-            fields,
-            with_name=self.target.record,
-            parameters={"collection_name": self.target.name},
-            behavior=_BEHAVIOR[self.schema],
-        )
+
+def _links(
+    link: str, smeared: ak.Array, truth: ak.Array, counts: np.ndarray, source_counts: Any
+) -> dict[str, np.ndarray]:
+    """The NanoAOD ``link`` (local index into the unsliced truth collection) and its global
+    ``<link>G`` twin of each smeared object."""
+    rows = ak.to_numpy(ak.flatten(truth.position[smeared.truth_index], axis=1))
+    n_source = ak.to_numpy(source_counts).astype(np.int64)
+    starts = np.cumsum(n_source) - n_source
+    return {link: rows - np.repeat(starts, counts), f"{link}G": rows}
+
+
+def _zip(fields: dict[str, np.ndarray], schema: str, target: Target) -> ak.Array:
+    return ak.zip(
+        fields,
+        with_name=target.record,
+        parameters={"collection_name": target.name},
+        behavior=_BEHAVIOR[schema],
+    )

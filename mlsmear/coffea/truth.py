@@ -62,12 +62,12 @@ _DELPHES_RECORD = ("pid", "mother1", "status", "pt", "eta", "phi", "mass", "char
 _NANOAOD_RECORD = ("pdgId", "status", "statusFlags")
 _NANOAOD_PROMPT = (*_NANOAOD_RECORD, "pt", "eta", "phi")
 #: Inputs :func:`derived_inputs` can compute when the truth collection lacks them.
-_DERIVED = {
+_DERIVED: dict[str, tuple[str, ...]] = {
     "jet": NEIGHBOUR_INPUTS, "met": ("ht", "njet", *RECOIL_FIELDS),
     **dict.fromkeys(("electron", "muon", "photon"), ("jet_iso",)),
 }
 #: ... and those it computes from the generator record of each schema.
-_DERIVED_FROM_RECORD = {
+_DERIVED_FROM_RECORD: dict[str, dict[str, tuple[str, ...]]] = {
     "nanoaod": {"jet": ("muon_frac", "em_frac")},
     "delphes": {"jet": ("hadronFlavour", "muon_frac", "em_frac")},
 }
@@ -116,7 +116,7 @@ def record_columns(events: Any, schema: str) -> dict[str, Any]:
     return {n: events.GenPart[n] for n in _NANOAOD_PROMPT}
 
 
-def _prompt_from_record(record: ak.Array, schema: str) -> tuple[dict[str, Collection], Any]:
+def _prompt_from_record(record: ak.Array, schema: str | None) -> tuple[dict[str, Collection], Any]:
     """Prompt e/μ/γ of each event by kind, and the Delphes record (None for NanoAOD)."""
     if schema == "delphes":
         particles = delphes_record(Collection.from_awkward(record, _DELPHES_RECORD))

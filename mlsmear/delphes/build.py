@@ -129,7 +129,7 @@ def _check_tools() -> dict[str, str]:
 
 
 def _tree_files(directory: Path) -> list[Path]:
-    files = []
+    files: list[Path] = []
     for root, dirs, names in os.walk(directory):
         dirs[:] = sorted(d for d in dirs if d not in _SKIP)
         files.extend(Path(root) / n for n in sorted(names))

@@ -27,7 +27,7 @@ import math
 import operator
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NoReturn
 
 import awkward as ak
 import numpy as np
@@ -47,21 +47,21 @@ _INT64 = 2**63
 #: ``ak`` functions a selection can call.
 AK_FUNCTIONS = ("sum", "num", "any", "all", "max", "min")
 
-_BINARY = {
+_BINARY: dict[type[ast.AST], Callable[..., Any]] = {
     ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
     ast.Div: operator.truediv, ast.FloorDiv: operator.floordiv, ast.Mod: operator.mod,
     ast.Pow: operator.pow, ast.BitAnd: operator.and_, ast.BitOr: operator.or_,
     ast.BitXor: operator.xor,
 }
-_UNARY = {
+_UNARY: dict[type[ast.AST], Callable[..., Any]] = {
     ast.USub: operator.neg, ast.UAdd: operator.pos, ast.Invert: operator.invert,
     ast.Not: operator.invert,
 }
-_COMPARE = {
+_COMPARE: dict[type[ast.AST], Callable[..., Any]] = {
     ast.Lt: operator.lt, ast.LtE: operator.le, ast.Gt: operator.gt, ast.GtE: operator.ge,
     ast.Eq: operator.eq, ast.NotEq: operator.ne,
 }
-_BOOL = {ast.And: operator.and_, ast.Or: operator.or_}
+_BOOL: dict[type[ast.AST], Callable[..., Any]] = {ast.And: operator.and_, ast.Or: operator.or_}
 _FUNCTIONS: dict[str, Callable[..., Any]] = {
     **{f"ak.{name}": getattr(ak, name) for name in AK_FUNCTIONS},
     "abs": abs,
@@ -85,7 +85,7 @@ class _Checker(ast.NodeVisitor):
         self.text = text
         self.names: set[str] = set()
 
-    def fail(self, node: ast.AST, what: str) -> None:
+    def fail(self, node: ast.AST, what: str) -> NoReturn:
         where = ast.get_source_segment(self.text, node) or type(node).__name__
         raise ValueError(
             f"selection {self.text!r}: {what} is not allowed ({where!r}). Allowed: {ALLOWED}"
@@ -185,10 +185,8 @@ def _evaluate(node: ast.AST, names: Mapping[str, Any]) -> Any:
         case ast.Attribute(value=value, attr=attr):
             return _attribute(_evaluate(value, names), attr)
         case ast.Call(func=func, args=args, keywords=keywords):
-            return _FUNCTIONS[ast.unparse(func)](
-                *(_evaluate(a, names) for a in args),
-                **{k.arg: _constant(k.value) for k in keywords},
-            )
+            options = {str(k.arg): _constant(k.value) for k in keywords}  # checked: axis= only
+            return _FUNCTIONS[ast.unparse(func)](*(_evaluate(a, names) for a in args), **options)
         case ast.BinOp(left=left, op=op, right=right):
             return _arithmetic(op, _evaluate(left, names), _evaluate(right, names))
         case ast.UnaryOp(op=op, operand=operand):
@@ -200,9 +198,9 @@ def _evaluate(node: ast.AST, names: Mapping[str, Any]) -> Any:
             return result
         case ast.Compare(left=left, ops=ops, comparators=comparators):
             result, lhs = None, _evaluate(left, names)
-            for op, comparator in zip(ops, comparators, strict=True):
+            for compare, comparator in zip(ops, comparators, strict=True):
                 rhs = _evaluate(comparator, names)
-                term = _COMPARE[type(op)](lhs, rhs)
+                term = _COMPARE[type(compare)](lhs, rhs)
                 result = term if result is None else result & term
                 lhs = rhs
             return result

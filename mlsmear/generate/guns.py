@@ -32,9 +32,12 @@ class Gun:
     def __post_init__(self) -> None:
         if self.pdg not in _MASS:
             raise ValueError(f"no gun for PDG id {self.pdg}; guns shoot {sorted(_MASS)}")
-        if (self.pt_range is None) == (self.energy is None):
+        if self.pt_range is not None and self.energy is None:
+            lo, hi = self.pt_range
+        elif self.energy is not None and self.pt_range is None:
+            lo = hi = self.energy
+        else:
             raise ValueError("a gun needs exactly one of a pT (or pT range) and an energy")
-        lo, hi = self.pt_range or (self.energy, self.energy)
         if not 0.0 < lo <= hi:
             raise ValueError(f"gun pT / energy must satisfy 0 < low <= high, got {lo}, {hi}")
         if not self.eta_range[0] <= self.eta_range[1]:
@@ -47,10 +50,11 @@ class Gun:
         sign = np.where(rng.random(n_events) < 0.5, 1, -1) if charged else np.ones(n_events, int)
         eta = rng.uniform(*self.eta_range, n_events)
         phi = rng.uniform(-np.pi, np.pi, n_events)
-        if self.energy is not None:
-            pt = np.sqrt(max(self.energy**2 - mass**2, 0.0)) / np.cosh(eta)
-        else:
+        if self.pt_range is not None:
             pt = rng.uniform(*self.pt_range, n_events)
+        else:
+            energy = float(self.energy or 0.0)  # exactly one of the two, checked at construction
+            pt = np.sqrt(max(energy**2 - mass**2, 0.0)) / np.cosh(eta)
         columns = {
             "pid": (sign * self.pdg).astype(np.int32),
             "mother1": np.full(n_events, -1, np.int32),

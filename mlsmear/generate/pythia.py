@@ -81,7 +81,7 @@ def _pthat_bins(name: str, settings: tuple[str, ...], edges: Sequence[float]) ->
     bounds = list(zip(edges, [*edges[1:], None], strict=True))
     slices = []
     for lo, hi in bounds:
-        cut = (f"PhaseSpace:pTHatMin = {lo}",)
+        cut: tuple[str, ...] = (f"PhaseSpace:pTHatMin = {lo}",)
         if hi is not None:
             cut += (f"PhaseSpace:pTHatMax = {hi}",)
         label = f"{name}_pthat{lo:g}" + (f"-{hi:g}" if hi is not None else "+")

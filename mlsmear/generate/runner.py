@@ -81,6 +81,7 @@ def _split(n_events: int, fractions: list[float]) -> list[int]:
 def plan_jobs(process: str, n_events: int, *, job_size: int = JOB_SIZE) -> list[Job]:
     """The jobs of a run: each slice of the process gets its share of the events, in jobs of at
     most ``job_size`` events; jobs of different slices are interleaved in run order."""
+    slices: tuple[tuple[Slice, float], ...]
     if process in GUNS:
         slices = ((Slice(process, ()), 1.0),)
     elif process in PROCESSES:
@@ -92,7 +93,7 @@ def plan_jobs(process: str, n_events: int, *, job_size: int = JOB_SIZE) -> list[
         for start in range(0, count, job_size):
             pieces.append((start / count, piece, min(job_size, count - start)))
     pieces.sort(key=lambda p: p[0])  # interleave slices: every prefix of the run is a mix
-    jobs = []
+    jobs: list[Job] = []
     first = 0
     for _, piece, size in pieces:
         jobs.append(Job(len(jobs), piece, first, size))

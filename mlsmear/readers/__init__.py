@@ -10,7 +10,7 @@ of ``mlsmear smear``; imported on its own).
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pyarrow as pa
@@ -27,7 +27,9 @@ __all__ = [
     "read_pairs_from_nanoaod",
 ]
 
-_TREES = {"Events": read_pairs_from_nanoaod, "Delphes": read_pairs_from_delphes}
+_TREES: dict[str, Callable[..., dict[str, pa.Table]]] = {
+    "Events": read_pairs_from_nanoaod, "Delphes": read_pairs_from_delphes,
+}
 
 Source = str | os.PathLike[str]
 

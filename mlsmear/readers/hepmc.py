@@ -29,7 +29,7 @@ import io
 import lzma
 import os
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,7 +48,7 @@ from ..refdet.jets import import_fastjet
 __all__ = ["EventBlock", "HepMCSource", "HepMCTruth", "event_blocks", "is_hepmc", "open_hepmc"]
 
 #: Decompression by file-name suffix (those of ``pyhepmc.open`` the standard library has).
-_COMPRESSION: dict[str, Callable[..., IO[bytes]]] = {
+_COMPRESSION: dict[str, Callable[..., Any]] = {
     ".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open,
 }
 #: Header marker -> format (as ``pyhepmc.open`` detects them).
@@ -176,7 +176,7 @@ def _format(header: bytes, path: str) -> str:
     )
 
 
-def event_blocks(path: str | os.PathLike[str], n_events: int) -> Iterator[EventBlock]:
+def event_blocks(path: str | os.PathLike[str], n_events: int) -> Generator[EventBlock]:
     """Blocks of ``n_events`` consecutive events of a HepMC file (the last one shorter), read
     front to back without parsing (module docstring).
 

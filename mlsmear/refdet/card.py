@@ -191,7 +191,7 @@ def _validate(data: dict[str, Any], source: str, text: str) -> Card:
 def _validate_stage(name: str, table: Any, available: set[str], where: str) -> StageSpec:
     if not isinstance(table, dict):
         raise CardError(f"{where}: expected a table")
-    module = MODULES.get(table.get("module"))
+    module = MODULES.get(str(table.get("module")))
     if module is None:
         raise CardError(f"{where}: module = {table.get('module')!r}; valid: {sorted(MODULES)}")
     _check_keys(table, _STAGE_KEYS + tuple(module.PARAMS), where)

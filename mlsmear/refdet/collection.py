@@ -164,4 +164,4 @@ class Collection:
         names = [n for n in parts[0].names if all(n in p.columns for p in parts[1:])]
         order = np.argsort(np.concatenate([p.event_index for p in parts]), kind="stable")
         columns = {n: np.concatenate([p.columns[n] for p in parts])[order] for n in names}
-        return Collection.from_counts(sum(p.counts for p in parts), columns)
+        return Collection.from_counts(np.sum([p.counts for p in parts], axis=0), columns)

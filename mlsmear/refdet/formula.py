@@ -13,6 +13,7 @@ Chained comparisons such as ``1.5 < abs(eta) <= 2.5`` are rewritten element-wise
 from __future__ import annotations
 
 import ast
+from typing import NoReturn
 
 import numpy as np
 
@@ -46,7 +47,7 @@ class _Checker(ast.NodeTransformer):
         self.variables = variables
         self.text = text
 
-    def fail(self, what: str) -> None:
+    def fail(self, what: str) -> NoReturn:
         raise FormulaError(
             f"formula {self.text!r}: {what}; allowed are numbers, the variables "
             f"{list(self.variables)}, + - * / ** & |, comparisons and {sorted(FUNCTIONS)}"
@@ -90,7 +91,7 @@ class _Checker(ast.NodeTransformer):
         return node
 
     def visit_Compare(self, node: ast.Compare) -> ast.AST:
-        node = self.generic_visit(node)
+        self.generic_visit(node)  # transforms the operands in place
         terms = [node.left, *node.comparators]
         pairs = [
             ast.Compare(left=terms[i], ops=[op], comparators=[terms[i + 1]])

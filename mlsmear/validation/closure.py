@@ -72,7 +72,10 @@ def _objects(
     reco_only: Mapping[str, np.ndarray] | None,
 ) -> ak.Array:
     """The reconstructed objects of one kind, per event (pt-ordered)."""
-    rows, fields = [], {"pt": [], "eta": [], "phi": [], "mass": [], "btag": [], "charge": []}
+    rows: list[np.ndarray] = []
+    fields: dict[str, list[np.ndarray]] = {
+        "pt": [], "eta": [], "phi": [], "mass": [], "btag": [], "charge": []
+    }
     if sample is not None and reco is not None:
         keep = reco.reconstructed
         rows.append(np.searchsorted(events, sample.event[keep]))
@@ -239,7 +242,7 @@ def _analysis_cuts(kind: str, pt: np.ndarray, eta: np.ndarray) -> np.ndarray:
 
 def reco_only_fractions(
     samples: Mapping[str, KindSample], tables: Mapping[str, pa.Table], events: np.ndarray
-) -> dict[str, dict[str, float | int]]:
+) -> dict[str, dict[str, float | int | None]]:
     """Per kind: the teacher's reco objects above the analysis cuts, how many of them have no
     truth partner (``<kind>_reco_only`` rows), and their fraction."""
     out = {}

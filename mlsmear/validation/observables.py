@@ -135,7 +135,7 @@ def _event_slot(event: np.ndarray, events: np.ndarray) -> np.ndarray:
 
 
 def _hist(edges: np.ndarray, name: str, values: np.ndarray) -> hist.Hist:
-    h = hist.Hist(hist.axis.Variable(edges, name=name, label=LABELS.get(name, name)))
+    h: hist.Hist = hist.Hist(hist.axis.Variable(edges, name=name, label=LABELS.get(name, name)))
     return h.fill(values[np.isfinite(values)])
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 from collections.abc import Iterator, Mapping
+from typing import Any
 
 import hist
 import matplotlib as mpl
@@ -35,12 +36,13 @@ __all__ = [
     "kind_figures",
 ]
 
-_LINES = (
+#: Line styles of the compared samples (matplotlib keyword arguments).
+_LINES: tuple[dict[str, Any], ...] = (
     {"color": "#e42536", "linestyle": "-"},
     {"color": "#5790fc", "linestyle": "--"},
     {"color": "#964a8b", "linestyle": ":"},
 )
-_STAT = {"color": "0.85", "lw": 0}
+_STAT: dict[str, Any] = {"color": "0.85", "lw": 0}
 _NAMES = {"jet": "jet", "electron": "electron", "muon": "muon", "photon": "photon", "met": "MET"}
 
 

@@ -150,6 +150,7 @@ def validate(
     provenance = holdout_provenance(sources, bundle, kinds, allow_seed_overlap=allow_seed_overlap)
     events = _first_events(tables, max_events)  # every kind's events: counts include zeros
     output.mkdir(parents=True, exist_ok=True)
+    baseline_bundle: Bundle | None
     if train_baseline_on is not None:
         baseline_bundle = _train_baseline(
             train_baseline_on, bundle, kinds, output, epochs=baseline_epochs, progress=progress
@@ -157,8 +158,8 @@ def validate(
     else:
         baseline_bundle = None if baseline is None else _bundle(baseline)
     metrics, figures = {}, {}
-    holdout, learnt = _event_samples(bundle, tables, kinds, events, seed, device)
-    empty = [k for k in kinds if len(holdout[k]) == 0]
+    truth_samples, learnt = _event_samples(bundle, tables, kinds, events, seed, device)
+    empty = [k for k in kinds if len(truth_samples[k]) == 0]
     if empty == kinds:
         raise ValueError(f"the hold-out has no objects of the kinds {empty} in its {events.size} "
                          "events: nothing to validate")
@@ -167,7 +168,7 @@ def validate(
                       "not validated", stacklevel=2)
     kinds = [k for k in kinds if k not in empty]
     for kind in tqdm(kinds, desc="validate", unit="kind", disable=not progress):
-        sample = holdout[kind]
+        sample = truth_samples[kind]
         samples = {MODEL_LABEL: learnt[kind]}
         if baseline_bundle is not None and kind in baseline_bundle:
             samples[BASELINE_LABEL] = learnt_reco(baseline_bundle[kind], sample, seed,
@@ -178,7 +179,7 @@ def validate(
         )
     if closure and set(kinds) >= {"jet", "electron", "muon", "met"}:
         metrics["closure"], figures["closure"] = _closure(
-            holdout, learnt, tables, events, output, title=_title("events", provenance)
+            truth_samples, learnt, tables, events, output, title=_title("events", provenance)
         )
     metrics = _jsonable(metrics)
     (output / "metrics.json").write_text(json.dumps(metrics, indent=1, ensure_ascii=False) + "\n")
@@ -206,7 +207,8 @@ def _event_samples(
     met_objects = "met" in wanted and uses_objects(bundle["met"].card)
     if met_objects:
         wanted += [k for k in ("jet", "muon") if k in bundle and k in tables and k not in wanted]
-    holdout, learnt = {}, {}
+    holdout: dict[str, KindSample] = {}
+    learnt: dict[str, Reco] = {}
     for kind in [k for k in wanted if k != "met"] + [k for k in wanted if k == "met"]:
         table = tables[kind]
         table = table.filter(pc.is_in(table.column("event"), value_set=pa.array(events)))

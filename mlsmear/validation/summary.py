@@ -217,7 +217,7 @@ def _correlation_metrics(kind: str, test: Observables, ref: Observables) -> dict
 
     w = largest(list(pairs))
     entry = {"max_corr_diff": w.value, "max_corr_diff_unc": w.unc, "corr": pairs}
-    named = [n for n in ("pt-mass", "pt-eta") if n in pairs]
+    named: list[str] = [n for n in ("pt-mass", "pt-eta") if n in pairs]
     if named:  # objects: the pairs the jet bar names
         w = largest(named)
         entry.update(pt_corr_diff=w.value, pt_corr_diff_unc=w.unc)
