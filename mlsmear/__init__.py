@@ -13,9 +13,10 @@ from . import (
     _checkout,
     _numba_cache,  # noqa: F401  (first: numba's cache where one can be written)
 )
+from .columnar import OutOfRangeWarning
 from .model import Bundle, KindModel, ModelFileError
 from .registry import load, shipped
-from .smear import OutOfRangeWarning, smear
+from .smear import smear
 from .training import TrainConfig, fit_model
 
 _checkout.install()  # a source checkout maps processors/ and weights/ as an install does

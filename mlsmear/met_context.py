@@ -28,6 +28,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+import awkward as ak
 import numpy as np
 
 __all__ = [
@@ -38,6 +39,7 @@ __all__ = [
     "derived_names",
     "object_recoil",
     "reference_truth",
+    "smeared_recoil",
     "uses_objects",
 ]
 
@@ -124,3 +126,43 @@ def reference_truth(truth: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
 def derived_names() -> tuple[str, ...]:
     """Network inputs :func:`reference_truth` adds (not fields of the MET record)."""
     return _DERIVED
+
+
+def _terms(truth: ak.Array, reco: ak.Array, *, calo_field: str | None) -> RecoilTerms:
+    """Recoil terms of one kind: every truth object, kept where a smeared object points at it."""
+    counts = ak.to_numpy(ak.num(truth, axis=1)).astype(np.int64)
+    offsets = np.concatenate([[0], np.cumsum(counts)])
+    event = np.repeat(np.arange(counts.size), counts)
+    reco_counts = ak.to_numpy(ak.num(reco, axis=1)).astype(np.int64)
+    rows = np.repeat(offsets[:-1], reco_counts) + ak.to_numpy(ak.flatten(reco.truth_index))
+    flat = {f: ak.to_numpy(ak.flatten(truth[f])).astype(np.float64) for f in ("pt", "eta", "phi")}
+    kept = np.zeros(counts.sum(), dtype=bool)
+    kept[rows] = True
+    reco_pt, reco_phi = np.full(kept.size, np.nan), np.full(kept.size, np.nan)
+    reco_pt[rows] = ak.to_numpy(ak.flatten(reco.pt))
+    reco_phi[rows] = ak.to_numpy(ak.flatten(reco.phi))
+    calo = None
+    if calo_field is not None and calo_field in ak.fields(truth):
+        calo = 1.0 - ak.to_numpy(ak.flatten(truth[calo_field])).astype(np.float64)
+    return RecoilTerms(
+        event, flat["pt"], flat["eta"], flat["phi"], reco_pt, reco_phi, kept, calo_fraction=calo
+    )
+
+
+def smeared_recoil(
+    truth: Mapping[str, ak.Array], reco: Mapping[str, ak.Array]
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(dmet_px, dmet_py)`` per event (GeV) of the sampled jets and muons.
+
+    Arguments:
+        truth: jagged truth collections by kind (``jet`` with ``muon_frac`` when it has one,
+            ``muon``), plain records with ``pt`` (GeV), ``eta``, ``phi``.
+        reco: the :func:`mlsmear.smear` output of the same kinds (plain records with
+            ``truth_index``), after thresholds.
+    """
+    n_events = len(next(iter(truth.values())))
+    terms = {
+        kind: _terms(truth[kind], reco[kind], calo_field="muon_frac" if kind == "jet" else None)
+        for kind in ("jet", "muon") if kind in truth and kind in reco
+    }
+    return object_recoil(n_events, jets=terms.get("jet"), muons=terms.get("muon"))

@@ -1,311 +1,29 @@
 """``smear()``: truth collections in, reconstructed collections out (awkward, columnar).
 
-Data flow: flatten the truth collection → input features → batched network evaluation with
-counter-based sampling (:mod:`mlsmear.engine`) → reco values from residuals → drop lost objects
-and apply the model's thresholds → pT-order within each event → unflatten with vector behaviour.
+The public entry point and a thin dispatcher: it checks its keyword arguments once into a
+:class:`~mlsmear.options.SmearOptions`, then hands plain arrays to
+:func:`mlsmear.columnar.smear_columnar` (the model resolved here, once) and coffea collections to
+:func:`mlsmear.coffea.nanoevents.smear_collection` (which resolves it once per call and chunk).
+From here to the sampler: ``smear`` → ``columnar.smear_columnar`` → ``engine.sample_reco`` →
+``engine.sample_residuals`` → ``sampling`` (a :class:`~mlsmear.sampling.Sampler`).
 """
 
 from __future__ import annotations
 
 import sys
-import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import awkward as ak
-import numpy as np
 import torch
-import vector
 
-from .counter_random import event_keys
-from .engine import DEFAULT_BATCH_SIZE, sample_reco
-from .identity import event_identity, fold_sample, sample_key_for
-from .kinds import COFFEA_TRUTH, DERIVED_INPUTS, kind_spec
-from .met_context import RECOIL_FIELDS, reference_truth, uses_objects
-from .model import PRECISIONS, Bundle, KindModel, passes_thresholds
-from .ordering import pt_order
-from .registry import load
+from .columnar import OutOfRangeWarning, as_truth_array, resolve_model, smear_columnar
+from .engine import DEFAULT_BATCH_SIZE
+from .model import Bundle, KindModel
+from .options import SmearOptions
 
-__all__ = [
-    "smear", "smear_array", "OutOfRangeWarning", "infer_kind", "is_coffea", "resolve_model"
-]
-
-#: Masses (GeV) given to smeared particles whose truth record carries none.
-_PDG_MASS = {"electron": 0.000511, "muon": 0.10566, "photon": 0.0}
-_KIND_BY_PDG = {11: "electron", 13: "muon", 22: "photon"}
-_KIND_BY_COLLECTION = {"GenJet": "jet", "GenMET": "met", "GenMissingET": "met"}
-
-
-class OutOfRangeWarning(UserWarning):
-    """Inputs outside a model's training range were clamped to the range edge.
-
-    Arguments (also attributes):
-        message: the text shown.
-        kind: the model's object kind; field: the input; count: objects with ``field`` outside
-            the range, of ``total`` objects smeared.
-    """
-
-    def __init__(self, message: str, kind: str, field: str, count: int, total: int) -> None:
-        super().__init__(message, kind, field, count, total)  # all in args: it pickles
-        self.message, self.kind, self.field = message, kind, field
-        self.count, self.total = int(count), int(total)
-
-    def __str__(self) -> str:
-        return self.message
-
-
-def infer_kind(truth: ak.Array) -> str:
-    """Object kind from a coffea collection name or a uniform ``pdgId``; else ``ValueError``."""
-    name = truth.layout.purelist_parameters("collection_name")
-    if name in _KIND_BY_COLLECTION:
-        return _KIND_BY_COLLECTION[name]
-    if "pdgId" in ak.fields(truth) and ak.backend(truth) != "typetracer":
-        ids = np.unique(np.abs(ak.to_numpy(ak.flatten(truth.pdgId, axis=None))))
-        if ids.size == 1 and int(ids[0]) in _KIND_BY_PDG:
-            return _KIND_BY_PDG[int(ids[0])]
-    raise ValueError(
-        "cannot tell which object kind this collection is (collection name "
-        f"{name!r}); pass kind= one of jet, electron, muon, photon, met"
-    )
-
-
-def resolve_model(model: Any, kind: str | None, truth: ak.Array | None = None) -> KindModel:
-    """The model of ``kind`` (inferred from ``truth`` if None) in a model, bundle, name or path."""
-    loaded = load(model)
-    if isinstance(loaded, KindModel):
-        if kind is not None and kind != loaded.kind:
-            raise ValueError(
-                f"the model is a {loaded.kind!r} model but kind={kind!r} was requested"
-            )
-        return loaded
-    kind = kind or infer_kind(truth)
-    kind_spec(kind)
-    if not isinstance(loaded, Bundle):  # pragma: no cover - load() returns one of the two
-        raise TypeError(f"unexpected model object {type(loaded)}")
-    return loaded[kind]
-
-
-#: Objects per slice of the per-object pipeline in :func:`smear_array` (flatten → features →
-#: network → reco → thresholds → ordering): its memory beyond the input and the output.
-SLICE_OBJECTS = 1 << 17
-#: Largest seed + 1 (seeds are 64-bit: [-2**63, 2**64), negative ones as two's complement).
-_SEED_END = 1 << 64
-
-
-def check_options(seed: Any, batch_size: Any, precision: Any = None) -> int:
-    """The seed as a Python int; ``TypeError``/``ValueError`` naming a bad seed, batch size or
-    precision."""
-    if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
-        raise TypeError(f"seed must be an integer, got {type(seed).__name__} {seed!r}")
-    seed = int(seed)
-    if not -(_SEED_END >> 1) <= seed < _SEED_END:
-        raise ValueError(f"seed must be a 64-bit integer in [-2**63, 2**64), got {seed}")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int | np.integer):
-        raise TypeError(f"batch_size must be a positive integer, got {batch_size!r}")
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer, got {batch_size}")
-    if precision is not None and precision not in PRECISIONS:
-        raise ValueError(
-            f"precision must be None (the model card's) or one of {', '.join(PRECISIONS)}, got "
-            f"{precision!r}"
-        )
-    return seed
-
-
-def as_truth_array(truth: Any, per_event: bool | None = None) -> ak.Array:
-    """``truth`` as an eager awkward array: Python lists and dicts converted; events masked to
-    None (``ak.mask``) are events without objects; None objects raise ``ValueError``."""
-    if isinstance(truth, list | tuple | dict):
-        try:
-            truth = ak.Array(truth)
-        except Exception as err:  # awkward raises several types for unconvertible input
-            raise TypeError(f"cannot read the truth input as an awkward array: {err}") from None
-    if not isinstance(truth, ak.Array):
-        raise TypeError(
-            "truth must be an awkward array (events × objects of records pt, eta, phi, mass) "
-            f"or a coffea collection, got {type(truth).__name__}"
-        )
-    if ak.backend(truth) == "typetracer" or len(truth) == 0:
-        return truth
-    layout = truth.layout
-    if layout.is_option and truth.ndim == 2 and per_event is not True:
-        truth = _events_without_objects(truth)
-    elif layout.is_option:
-        n_none = int(np.count_nonzero(ak.to_numpy(ak.is_none(truth, axis=0))))
-        if n_none:
-            raise ValueError(
-                f"{n_none} of {len(truth)} events are None (masked): a per-event record (MET) "
-                "must exist in every event; select the events instead of masking them"
-            )
-    item = getattr(truth.type.content, "content", None)
-    if truth.ndim == 2 and per_event is not True and isinstance(item, ak.types.OptionType):
-        n_none = int(ak.count_nonzero(ak.is_none(truth, axis=1), axis=None))
-        if n_none:
-            raise ValueError(
-                f"the truth collection has {n_none} None (masked) object(s): drop them "
-                "(ak.drop_none(truth, axis=1)) or select objects with a boolean mask; events "
-                "masked to None are accepted as events without objects"
-            )
-    return truth
-
-
-def _events_without_objects(truth: ak.Array) -> ak.Array:
-    """A jagged array with events masked to None turned into events without objects, keeping
-    the parameters (coffea collection name, behaviour) and attrs (the NanoEvents)."""
-    layout = truth.layout.to_IndexedOptionArray64()
-    index = np.asarray(layout.index)
-    lists = layout.content.to_ListOffsetArray64(False)
-    offsets = np.asarray(lists.offsets)
-    valid = index >= 0
-    rows = np.where(valid, index, 0)
-    starts = offsets[:-1][rows] if offsets.size > 1 else np.zeros(index.size, np.int64)
-    stops = np.where(valid, offsets[1:][rows] if offsets.size > 1 else starts, starts)
-    content = ak.contents.ListArray(
-        ak.index.Index64(starts.astype(np.int64)), ak.index.Index64(stops.astype(np.int64)),
-        lists.content, parameters=lists.parameters,
-    )
-    return ak.Array(content, behavior=truth.behavior, attrs=truth.attrs)
-
-
-def _counts(truth: ak.Array, per_event: bool) -> np.ndarray:
-    depth = truth.ndim
-    if depth != (1 if per_event else 2):
-        shape = "one record per event" if per_event else "a jagged collection (events × objects)"
-        raise ValueError(f"expected {shape}, got an array of dimension {depth}: {truth.type}")
-    if per_event:
-        return np.ones(len(truth), dtype=np.int64)
-    return ak.to_numpy(ak.num(truth, axis=1)).astype(np.int64)
-
-
-def _check_fields(
-    truth: ak.Array, kind: str, fields: list[str], extra: Mapping[str, Any]
-) -> None:
-    available = set(ak.fields(truth)) | set(extra)
-    missing = [f for f in fields if f not in available]
-    if missing:
-        derived = [f for f in missing if f in DERIVED_INPUTS]
-        hint = (
-            "; " + "; ".join(f"{f}: {DERIVED_INPUTS[f]}" for f in derived)
-            + f" (defined in mlsmear.generate.truth, computed automatically for coffea "
-            f"NanoEvents: smear {COFFEA_TRUTH[kind]})" if derived else ""
-        )
-        if set(RECOIL_FIELDS) & set(missing):
-            hint += (
-                f"; {list(RECOIL_FIELDS)} are the recoil D (GeV) of the event's sampled jets and "
-                "muons (mlsmear.met_context): smear the events whole, with smear_events or "
-                "smear(events.GenMET) on NanoEvents, or mlsmear.whole_event.smear_event"
-            )
-        raise ValueError(
-            f"truth collection lacks field(s) {missing} needed by the model; it has "
-            f"{sorted(available)} (pass missing per-object inputs with extra={{name: array}}"
-            f"{hint})"
-        )
-
-
-def _event_slices(counts: np.ndarray, limit: int) -> list[tuple[int, int]]:
-    """Consecutive event ranges of at most ``limit`` objects each (or one larger event)."""
-    offsets = np.concatenate([[0], np.cumsum(counts)])
-    slices, start, n = [], 0, counts.size
-    while start < n:
-        stop = int(np.searchsorted(offsets, offsets[start] + limit, side="right")) - 1
-        stop = min(max(stop, start + 1), n)
-        slices.append((start, stop))
-        start = stop
-    return slices
-
-
-def _columns(
-    truth: ak.Array, fields: list[str], extra: Mapping[str, Any], per_event: bool,
-    events: tuple[int, int], n_objects: int,
-) -> dict[str, np.ndarray]:
-    """Flat float64 truth columns by field of the events ``events`` (a slice of ``truth``)."""
-    start, stop = events
-    columns = {}
-    for name in fields:
-        values = (extra[name] if name in extra else truth[name])[start:stop]
-        flat = values if per_event else ak.flatten(values, axis=1)
-        column = np.asarray(ak.to_numpy(flat), dtype=np.float64)
-        if column.shape != (n_objects,):
-            raise ValueError(f"input {name!r} does not have the structure of the truth collection")
-        columns[name] = column
-    return columns
-
-
-class _Checks:
-    """Bad values and out-of-range inputs, counted over every slice before any work is done."""
-
-    def __init__(self, model: KindModel) -> None:
-        self.model = model
-        self.n = 0
-        self.bad: dict[str, int] = {}
-        self.negative: dict[str, int] = {}
-        self.out: dict[str, int] = {}
-        self.above: dict[str, int] = {}
-
-    def add(self, columns: Mapping[str, np.ndarray]) -> None:
-        self.n += next(iter(columns.values())).size if columns else 0
-        for name, column in columns.items():
-            self.bad[name] = self.bad.get(name, 0) + np.count_nonzero(~np.isfinite(column))
-        for name in ("pt", "mass"):
-            if name in columns:
-                with np.errstate(invalid="ignore"):
-                    negative = np.count_nonzero(columns[name] < 0)
-                self.negative[name] = self.negative.get(name, 0) + negative
-        if uses_objects(self.model.card):  # the network sees |GenMET + D|, |GenMET|, |D|
-            columns = reference_truth(columns)
-        for feature in self.model.inputs:
-            column = columns[feature.name]
-            self.out[feature.name] = self.out.get(feature.name, 0) + feature.out_of_range(column)
-            with np.errstate(invalid="ignore"):
-                above = np.count_nonzero(column > feature.knots[-1])
-            self.above[feature.name] = self.above.get(feature.name, 0) + above
-
-    def raise_bad(self) -> None:
-        for name, bad in self.bad.items():
-            if bad:
-                raise ValueError(f"truth field {name!r} has {bad} NaN/inf value(s) of {self.n}")
-        for name, negative in self.negative.items():
-            if negative:
-                raise ValueError(f"truth field {name!r} has {negative} negative value(s) (GeV)")
-
-    def warn_out_of_range(self) -> None:
-        model = self.model
-        for feature in model.inputs:
-            n_out = self.out.get(feature.name, 0)
-            if n_out:
-                lo, hi = feature.knots[0], feature.knots[-1]
-                unit = (
-                    f". Most {feature.name} values lie above the training range: mlsmear expects "
-                    "GeV; are these MeV (ATLAS xAOD/PHYSLITE)? Divide pt and mass by 1000"
-                    if feature.name in _ENERGY_FIELDS and 2 * self.above[feature.name] > self.n
-                    else ""
-                )
-                message = (
-                    f"{n_out} of {self.n} {model.kind} objects have "
-                    f"{feature.name} outside the training range [{lo:.4g}, {hi:.4g}]: clamped to "
-                    "the range edge for the network input (residuals still apply to the true "
-                    f"value){unit}"
-                )
-                warnings.warn(
-                    OutOfRangeWarning(message, model.kind, feature.name, n_out, self.n),
-                    stacklevel=4,
-                )
-
-
-#: Inputs in GeV: most of them above the training range hints at MeV input.
-_ENERGY_FIELDS = ("pt", "mass", "ht")
-
-
-def _charge(kind: str, n: int, truth: ak.Array) -> np.ndarray:
-    """Charge of each truth object: from ``charge`` or ``pdgId`` for leptons, 0 otherwise."""
-    if kind not in ("electron", "muon"):
-        return np.zeros(n, dtype=np.int32)
-    fields = ak.fields(truth)
-    for name, sign in (("charge", 1), ("pdgId", -1)):
-        if name in fields:
-            return (sign * np.sign(ak.to_numpy(ak.flatten(truth[name], axis=1)))).astype(np.int32)
-    raise ValueError(f"{kind} truth needs a 'charge' or 'pdgId' field for the output charge")
+__all__ = ["smear", "OutOfRangeWarning", "is_coffea"]
 
 
 def smear(
@@ -363,16 +81,18 @@ def smear(
     Example:
         >>> reco_jets = mlsmear.smear(gen_jets, seed=1)  # doctest: +SKIP
     """
-    check_options(seed, batch_size, precision)
-    options = dict(model=model, kind=kind, seed=seed, event_id=event_id, device=device,
-                   batch_size=batch_size, extra=extra, sample_id=sample_id, precision=precision)
+    options = SmearOptions(
+        kind=kind, seed=seed, event_id=event_id, device=device, batch_size=batch_size,
+        extra=extra, sample_id=sample_id, precision=precision,
+    )
     if not is_coffea(truth):
-        return smear_array(truth, **options)
+        truth = as_truth_array(truth)
+        return smear_columnar(truth, resolve_model(model, kind, truth), options)
     if not _is_dask(truth) and truth.layout.is_option and truth.ndim == 2:
         truth = as_truth_array(truth)  # events masked to None: events without objects
-    from .coffea.nanoevents import smear_collection
+    from .coffea.nanoevents import smear_collection  # coffea's machinery only when needed
 
-    return smear_collection(truth, **options)
+    return smear_collection(truth, model, options)
 
 
 def _is_dask(truth: Any) -> bool:
@@ -387,100 +107,3 @@ def is_coffea(truth: Any) -> bool:
         return True
     attrs = truth.attrs if isinstance(truth, ak.Array) else {}
     return "@events_factory" in attrs or "@original_array" in attrs
-
-
-def smear_array(
-    truth: ak.Array,
-    *,
-    model: str | Path | Bundle | KindModel = "default",
-    kind: str | None = None,
-    seed: int = 0,
-    event_id: Any = None,
-    device: str | torch.device = "auto",
-    batch_size: int = DEFAULT_BATCH_SIZE,
-    extra: Mapping[str, ak.Array] | None = None,
-    sample_id: str | int | None = None,
-    precision: str | None = None,
-) -> ak.Array:
-    """:func:`smear` of an eager array: the engine itself, plain ``Momentum4D`` output.
-
-    Same arguments and result as :func:`smear` for plain awkward arrays; coffea collections are
-    read as plain record arrays (their event identity still comes from the NanoEvents). The
-    objects go through the whole per-object pipeline in slices of whole events of about
-    :data:`SLICE_OBJECTS` objects, so memory beyond the input and the output is bounded.
-    """
-    seed = check_options(seed, batch_size, precision)
-    truth = as_truth_array(truth)
-    kind_model = resolve_model(model, kind, truth)
-    spec = kind_model.spec
-    extra = extra or {}
-    fields = kind_model.input_fields
-    _check_fields(truth, kind_model.kind, fields, extra)
-    counts = _counts(truth, spec.per_event)
-    slices = _event_slices(counts, SLICE_OBJECTS)
-    offsets = np.concatenate([[0], np.cumsum(counts)])
-    checks = _Checks(kind_model)
-    for a, b in slices:
-        checks.add(_columns(truth, fields, extra, spec.per_event, (a, b), offsets[b] - offsets[a]))
-    checks.raise_bad()
-    checks.warn_out_of_range()
-    run, lumi, event = event_identity(truth, event_id)
-    run = fold_sample(run, sample_key_for(truth, event_id, sample_id))
-    event_key = event_keys(seed, run, lumi, event)
-    n = int(offsets[-1])
-    if spec.per_event:
-        out = {"pt": np.empty(n), "phi": np.empty(n)}
-    else:
-        out = {
-            "pt": np.empty(n), "eta": np.empty(n), "phi": np.empty(n), "mass": np.empty(n),
-            "charge": np.empty(n, dtype=np.int32), "truth_index": np.empty(n, dtype=np.int64),
-            **{tag: np.empty(n) for tag in kind_model.tags},
-        }
-    new_counts = np.empty(counts.size, dtype=np.int64)
-    filled = 0
-    for a, b in slices:
-        o_a, o_b = offsets[a], offsets[b]
-        columns = _columns(truth, fields, extra, spec.per_event, (a, b), o_b - o_a)
-        slice_counts = counts[a:b]
-        keys = np.repeat(event_key[a:b], slice_counts)
-        index = np.arange(o_b - o_a, dtype=np.int64) - np.repeat(offsets[a:b] - o_a, slice_counts)
-        reconstructed, reco = sample_reco(
-            kind_model, columns, keys, index, device=device, batch_size=batch_size,
-            precision=precision,
-        )
-        if spec.per_event:
-            out["pt"][o_a:o_b], out["phi"][o_a:o_b] = reco["pt"], reco["phi"]
-            continue
-        kept, new_counts[a:b] = _collection(
-            kind_model, truth[a:b], columns, reco, reconstructed, slice_counts, index
-        )
-        for name, values in kept.items():
-            out[name][filled:filled + values.size] = values
-        filled += kept["pt"].size
-    behavior = vector.backends.awkward.behavior
-    if spec.per_event:
-        return ak.zip(out, with_name="Momentum2D", behavior=behavior)
-    flat = ak.zip(
-        {name: values[:filled] for name, values in out.items()},
-        with_name="Momentum4D", behavior=behavior,
-    )
-    return ak.unflatten(flat, new_counts)
-
-
-def _collection(
-    model: KindModel, truth: ak.Array, columns: Mapping[str, np.ndarray],
-    reco: dict[str, np.ndarray], reconstructed: np.ndarray, counts: np.ndarray, index: np.ndarray,
-) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """Select and order the smeared objects: flat output fields and the objects kept per event."""
-    keep = passes_thresholds(model.thresholds, reconstructed, reco)
-    order, new_counts = pt_order(reco["pt"], keep, counts)
-    mass = reco.get("mass")
-    if mass is None:
-        mass = columns.get("mass", np.full(index.size, _PDG_MASS[model.kind]))
-    fields = {
-        "pt": reco["pt"][order], "eta": reco["eta"][order], "phi": reco["phi"][order],
-        "mass": np.asarray(mass)[order], "charge": _charge(model.kind, index.size, truth)[order],
-        "truth_index": index[order],
-    }
-    fields.update({tag: reco[tag][order] for tag in model.tags})
-    return fields, new_counts

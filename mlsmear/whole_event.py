@@ -2,10 +2,10 @@
 
 :func:`smear_event` smears every object kind of a bundle with :func:`mlsmear.smear`, then, for a
 MET model with object context (:mod:`mlsmear.met_context`), computes each event's recoil D from
-the sampled jets and muons (:func:`smeared_recoil`) and smears MET around GenMET + D. Every draw
-stays a counter-based function of (seed, event, object, quantity, draw), so the objects are the
-same as those of separate ``smear()`` calls with the same seed, and the result does not depend on
-how the events are split into chunks.
+the sampled jets and muons (:func:`~mlsmear.met_context.smeared_recoil`) and smears MET around
+GenMET + D. Every draw stays a counter-based function of (seed, event, object, quantity, draw),
+so the objects are the same as those of separate ``smear()`` calls with the same seed, and the
+result does not depend on how the events are split into chunks.
 """
 
 from __future__ import annotations
@@ -14,53 +14,12 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import awkward as ak
-import numpy as np
 
-from .met_context import RECOIL_FIELDS, RecoilTerms, object_recoil, uses_objects
+from .met_context import RECOIL_FIELDS, smeared_recoil, uses_objects
 from .model import Bundle
 from .smear import smear
 
-__all__ = ["smear_event", "smeared_recoil"]
-
-
-def _terms(truth: ak.Array, reco: ak.Array, *, calo_field: str | None) -> RecoilTerms:
-    """Recoil terms of one kind: every truth object, kept where a smeared object points at it."""
-    counts = ak.to_numpy(ak.num(truth, axis=1)).astype(np.int64)
-    offsets = np.concatenate([[0], np.cumsum(counts)])
-    event = np.repeat(np.arange(counts.size), counts)
-    reco_counts = ak.to_numpy(ak.num(reco, axis=1)).astype(np.int64)
-    rows = np.repeat(offsets[:-1], reco_counts) + ak.to_numpy(ak.flatten(reco.truth_index))
-    flat = {f: ak.to_numpy(ak.flatten(truth[f])).astype(np.float64) for f in ("pt", "eta", "phi")}
-    kept = np.zeros(counts.sum(), dtype=bool)
-    kept[rows] = True
-    reco_pt, reco_phi = np.full(kept.size, np.nan), np.full(kept.size, np.nan)
-    reco_pt[rows] = ak.to_numpy(ak.flatten(reco.pt))
-    reco_phi[rows] = ak.to_numpy(ak.flatten(reco.phi))
-    calo = None
-    if calo_field is not None and calo_field in ak.fields(truth):
-        calo = 1.0 - ak.to_numpy(ak.flatten(truth[calo_field])).astype(np.float64)
-    return RecoilTerms(
-        event, flat["pt"], flat["eta"], flat["phi"], reco_pt, reco_phi, kept, calo_fraction=calo
-    )
-
-
-def smeared_recoil(
-    truth: Mapping[str, ak.Array], reco: Mapping[str, ak.Array]
-) -> tuple[np.ndarray, np.ndarray]:
-    """``(dmet_px, dmet_py)`` per event (GeV) of the sampled jets and muons.
-
-    Arguments:
-        truth: jagged truth collections by kind (``jet`` with ``muon_frac`` when it has one,
-            ``muon``), plain records with ``pt`` (GeV), ``eta``, ``phi``.
-        reco: the :func:`mlsmear.smear` output of the same kinds (plain records with
-            ``truth_index``), after thresholds.
-    """
-    n_events = len(next(iter(truth.values())))
-    terms = {
-        kind: _terms(truth[kind], reco[kind], calo_field="muon_frac" if kind == "jet" else None)
-        for kind in ("jet", "muon") if kind in truth and kind in reco
-    }
-    return object_recoil(n_events, jets=terms.get("jet"), muons=terms.get("muon"))
+__all__ = ["smear_event"]
 
 
 def smear_event(

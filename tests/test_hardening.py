@@ -40,7 +40,7 @@ pytestmark = pytest.mark.filterwarnings(
     "ignore::mlsmear.OutOfRangeWarning", "ignore::mlsmear.identity.IdentityWarning"
 )
 ROOT = Path(__file__).resolve().parents[1]
-smear_module = import_module("mlsmear.smear")  # the module (mlsmear.smear is the function)
+columnar = import_module("mlsmear.columnar")  # the per-object pipeline of plain arrays
 
 
 def _jets(n_events: int, seed: int = 1) -> ak.Array:
@@ -428,10 +428,10 @@ def test_slices_give_the_same_output(tiny, monkeypatch):
     larger than a slice) give the output of one slice bit for bit."""
     jets, ids = _jets(3000), np.arange(3000)
     whole = mlsmear.smear(jets, model=tiny, kind="jet", seed=8, event_id=ids)
-    monkeypatch.setattr(smear_module, "SLICE_OBJECTS", 5)
+    monkeypatch.setattr(columnar, "SLICE_OBJECTS", 5)
     sliced = mlsmear.smear(jets, model=tiny, kind="jet", seed=8, event_id=ids)
     _assert_same(whole, sliced)
-    assert len(smear_module._event_slices(ak.to_numpy(ak.num(jets)), 5)) > 1000
+    assert len(columnar._event_slices(ak.to_numpy(ak.num(jets)), 5)) > 1000
 
 
 def test_memory_grows_with_the_output_only(tiny, monkeypatch):
@@ -439,7 +439,7 @@ def test_memory_grows_with_the_output_only(tiny, monkeypatch):
     allocations; was ~115 bytes per jet). Small slices, so that both sizes span many."""
     import tracemalloc
 
-    monkeypatch.setattr(smear_module, "SLICE_OBJECTS", 4096)
+    monkeypatch.setattr(columnar, "SLICE_OBJECTS", 4096)
 
     def peak(n_events):
         jets = _jets(n_events, seed=2)

@@ -14,12 +14,12 @@ from typing import Any
 import awkward as ak
 import numpy as np
 
+from ..columnar import resolve_model, smear_columnar
 from ..identity import fold_sample
-from ..met_context import RECOIL_FIELDS
+from ..met_context import RECOIL_FIELDS, smeared_recoil
 from ..model import Bundle, KindModel
+from ..options import SmearOptions
 from ..registry import load
-from ..smear import resolve_model, smear_array
-from ..whole_event import smeared_recoil
 from .collections import OutputForm
 from .truth import Selection, derived_inputs
 
@@ -136,10 +136,11 @@ def _smeared(
     model = spec.model.kind_model(spec.kind)
     derived = derived_inputs(model, truth, gen_jets, record, spec.record_schema)
     derived.update(extra or {})
-    smeared = smear_array(
-        truth, model=model, seed=spec.seed, event_id=(run, lumi, event), device=spec.device,
+    options = SmearOptions(
+        seed=spec.seed, event_id=(run, lumi, event), device=spec.device,
         batch_size=spec.batch_size, extra=derived, precision=spec.precision,
     )
+    smeared = smear_columnar(truth, model, options)
     for name, values in derived.items():
         truth = ak.with_field(truth, values, name)
     return truth, smeared

@@ -9,6 +9,7 @@ are removed (``Electron.jetIdx``, ``jetIdxG``, ``Jet.electronIdx1``, ...): follo
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from collections.abc import Iterable
 from pathlib import Path
@@ -20,6 +21,7 @@ from coffea.nanoevents import NanoAODSchema
 
 from ..engine import DEFAULT_BATCH_SIZE
 from ..model import Bundle
+from ..options import SmearOptions
 from ..registry import load
 from .nanoevents import smear_collection
 from .schemas import Schema, Target, schema_of
@@ -114,6 +116,9 @@ def smear_events(
         >>> events = mlsmear.smear_events(events, seed=1)  # doctest: +SKIP
         >>> jets = events.Jet[events.Jet.pt > 30]  # doctest: +SKIP
     """
+    common = SmearOptions(
+        seed=seed, device=device, batch_size=batch_size, sample_id=sample_id, precision=precision
+    )
     schema = schema_of(events)
     if schema is None:
         raise ValueError(
@@ -125,10 +130,8 @@ def smear_events(
     _check_sources(events, schema, targets)
     lib, out = _library(events), events
     for target in targets:
-        smeared = smear_collection(
-            events[target.source], model=model, kind=target.kind, seed=seed, device=device,
-            batch_size=batch_size, sample_id=sample_id, precision=precision,
-        )
+        options = dataclasses.replace(common, kind=target.kind)
+        smeared = smear_collection(events[target.source], model, options)
         out = lib.with_field(out, smeared, target.name)
     names = {t.name for t in targets}
     for kept in sorted(set(events.fields) - names):

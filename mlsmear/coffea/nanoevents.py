@@ -14,13 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import awkward as ak
-import torch
 
-from ..engine import DEFAULT_BATCH_SIZE
+from ..columnar import infer_kind
 from ..identity import event_identity, events_of, identity_columns, sample_key_for
 from ..met_context import RECOIL_FIELDS, uses_objects
 from ..model import Bundle, KindModel
-from ..smear import infer_kind
+from ..options import SmearOptions
 from .chunk import ChunkCall, ChunkSpec, ModelRef
 from .collections import OutputForm
 from .schemas import schema_of
@@ -87,40 +86,29 @@ def _generator_record(
 
 
 def smear_collection(
-    collection: Any,
-    *,
-    model: str | Path | Bundle | KindModel = "default",
-    kind: str | None = None,
-    seed: int = 0,
-    event_id: Any = None,
-    device: str | torch.device = "auto",
-    batch_size: int = DEFAULT_BATCH_SIZE,
-    extra: Mapping[str, Any] | None = None,
-    sample_id: str | int | None = None,
-    precision: str | None = None,
+    collection: Any, model: str | Path | Bundle | KindModel, options: SmearOptions
 ) -> Any:
     """Reconstructed objects of a coffea truth collection, as a collection of its schema.
 
-    ``mlsmear.smear`` calls this for coffea inputs; see :func:`mlsmear.smear` for the arguments.
-    NanoAOD: ``events.GenJet`` → ``Jet``; ``events.GenPart`` with ``kind="electron"`` (``muon``,
-    ``photon``) → prompt status-1 objects → ``Electron``; ``events.GenMET`` → ``MET`` (``ht``,
-    ``njet`` from ``events.GenJet``). Delphes: ``GenJet`` → ``Jet``, ``Particle`` → ``Electron``,
-    ``Muon``, ``Photon``; ``GenMissingET`` → ``MissingET``. Other coffea schemas: the engine's plain
-    records. Dask-awkward input gives a dask-awkward output (nothing is computed).
+    ``mlsmear.smear`` calls this for coffea inputs with its checked options; see
+    :func:`mlsmear.smear` for the arguments. NanoAOD: ``events.GenJet`` → ``Jet``;
+    ``events.GenPart`` with ``kind="electron"`` (``muon``, ``photon``) → prompt status-1 objects →
+    ``Electron``; ``events.GenMET`` → ``MET`` (``ht``, ``njet`` from ``events.GenJet``). Delphes:
+    ``GenJet`` → ``Jet``, ``Particle`` → ``Electron``, ``Muon``, ``Photon``; ``GenMissingET`` →
+    ``MissingET``. Other coffea schemas: the engine's plain records. Dask-awkward input gives a
+    dask-awkward output (nothing is computed). The model is resolved once here (and once per
+    chunk where the chunks run).
 
     Raises:
         ValueError: missing truth fields, unknown kind, ``extra=`` given, events without identity
             (dask only: eager events fall back to the entry number).
     """
-    if extra:
+    if options.extra:
         raise ValueError(
             "extra= is for plain arrays; add the input to the coffea collection as a field "
             "(ak.with_field) and it is read from there"
         )
-    call, args, meta, lazy = _plan(
-        collection, model=ModelRef(model), kind=kind, seed=seed, event_id=event_id,
-        device=device, batch_size=batch_size, sample_id=sample_id, precision=precision,
-    )
+    call, args, meta, lazy = _plan(collection, ModelRef(model), options.kind, options)
     lib = _dask_awkward() if lazy else ak
     out = call(*(a._meta if _is_lazy(a) else a for a in args))  # the result, or its type
     if call.spec.form.schema is not None:  # coffea's attrs lead .matched_gen to the events
@@ -130,10 +118,8 @@ def smear_collection(
 
 
 def _plan(
-    collection: Any, *, model: ModelRef, kind: str | None, seed: int, event_id: Any,
-    device: str | torch.device, batch_size: int, sample_id: str | int | None,
-    precision: str | None,
-) -> tuple[ChunkCall, tuple, Any, bool]:
+    collection: Any, ref: ModelRef, kind: str | None, options: SmearOptions
+) -> tuple[ChunkCall, tuple[Any, ...], Any, bool]:
     """The chunk function and its arguments for a collection (see :func:`smear_collection`);
     for a MET model with object context also the jet and muon chunks it follows."""
     lazy = _is_lazy(collection)
@@ -144,7 +130,6 @@ def _plan(
     schema = schema_of(events) if events is not None else None
     source = meta.layout.purelist_parameters("collection_name")
     kind = kind or infer_kind(meta)
-    ref = model
     kind_model = ref.kind_model(kind)
     columns, selection = truth_columns(
         collection, source=source, kind=kind, model=kind_model, schema=schema
@@ -164,10 +149,11 @@ def _plan(
         _generator_record(events, schema.name, kind_model, columns)
         if kind == "jet" and schema is not None else None
     )
+    event_id = options.event_id
     identity = (
         _lazy_identity(events, event_id) if lazy else event_identity(collection, event_id)
     )
-    sample = sample_key_for(meta, event_id, sample_id, lazy=lazy)
+    sample = sample_key_for(meta, event_id, options.sample_id, lazy=lazy)
     form = OutputForm(schema.name, schema.target(kind), link) if schema else OutputForm()
     objects, object_args = [], []
     if kind == "met" and uses_objects(kind_model.card) and not set(RECOIL_FIELDS) <= set(columns):
@@ -179,15 +165,13 @@ def _plan(
             )
         for sub_kind in ("jet", "muon"):
             source = schema.target(sub_kind).source
-            sub_call, sub_args, _, _ = _plan(
-                events[source], model=ref, kind=sub_kind, seed=seed, event_id=event_id,
-                device=device, batch_size=batch_size, sample_id=sample_id, precision=precision,
-            )
+            sub_call, sub_args, _, _ = _plan(events[source], ref, sub_kind, options)
             objects.append(sub_call.spec)
             object_args += [sub_args[0], sub_args[5], sub_args[6]]  # rows, gen_jets, record
     call = ChunkCall(ChunkSpec(
-        ref, kind, seed, str(device), batch_size, selection, form,
-        schema.name if record is not None else None, sample, precision, tuple(objects),
+        ref, kind, options.seed, str(options.device), options.batch_size, selection, form,
+        schema.name if record is not None and schema is not None else None, sample,
+        options.precision, tuple(objects),
     ))
     gen_jets, record = (lib.zip(c) if c is not None else None for c in (gen_jets, record))
     args = (lib.zip(columns), source_counts, *identity, gen_jets, record, *object_args)

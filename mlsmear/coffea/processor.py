@@ -10,7 +10,7 @@ import torch
 from coffea import processor
 
 from ..engine import DEFAULT_BATCH_SIZE
-from ..smear import check_options
+from ..options import check_options
 from .events import smear_events
 
 __all__ = ["MLSmearProcessor"]

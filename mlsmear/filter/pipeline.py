@@ -33,6 +33,7 @@ import torch
 from tqdm import tqdm
 
 from .. import __version__
+from ..columnar import OutOfRangeWarning
 from ..generate.pythia import PROCESSES, import_pythia
 from ..generate.runner import BATCH_SIZE, JOB_SIZE
 from ..generate.truth import flavour_hadrons, truth_objects
@@ -40,7 +41,6 @@ from ..model import Bundle
 from ..refdet.jets import import_fastjet
 from ..refdet.pipeline import Detector
 from ..registry import load
-from ..smear import OutOfRangeWarning
 from .clock import Clock
 from .hepmc import HepMCWriter, import_pyhepmc, read_run_info, record_to_event
 from .margin import check_margin, scale_momenta
@@ -59,11 +59,8 @@ _MAX_EVENTS = 2**31 - 1  # HepMC event numbers are 32-bit
 
 
 @contextmanager
-def _atomic(path: Path | None) -> Iterator[Path | None]:
+def _atomic(path: Path) -> Iterator[Path]:
     """A temporary path next to ``path``, renamed to ``path`` on success and removed on failure."""
-    if path is None:
-        yield None
-        return
     temporary = path.with_name(f".{path.name}.partial-{os.getpid()}")
     try:
         yield temporary
@@ -80,7 +77,7 @@ def _threads(n: int) -> Iterator[None]:
         raise ValueError(f"threads must be >= 1, got {n}")
     before = torch.get_num_threads(), numba.get_num_threads()
     torch.set_num_threads(n)
-    numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
+    numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))  # type: ignore[attr-defined]
     try:
         yield
     finally:
@@ -88,10 +85,8 @@ def _threads(n: int) -> Iterator[None]:
         numba.set_num_threads(before[1])
 
 
-def _output_path(path: str | os.PathLike[str] | None, what: str, overwrite: bool) -> Path | None:
-    if path is None:
-        return None
-    path = Path(path)
+def _output_path(name: str | os.PathLike[str], what: str, overwrite: bool) -> Path:
+    path = Path(name)
     if not path.parent.is_dir():
         raise FileNotFoundError(f"the directory of the {what} {str(path)!r} does not exist")
     if path.exists() and not overwrite:
@@ -127,7 +122,7 @@ def _batches(
             process, n_events, seed, batch_size=batch_size, job_size=job_size, clock=clock
         )
         return batches, n_events, {"process": process}
-    path = Path(hepmc)
+    path = Path(hepmc)  # type: ignore[arg-type]  # exactly one input, checked above
     if not path.is_file():
         raise FileNotFoundError(f"no HepMC file {str(path)!r}")
     import_pythia()  # particle data: charges of the PDG ids
@@ -270,7 +265,9 @@ def _run(o: FilterOptions) -> dict[str, Any]:
     if o.scan_margins and not o.validate:
         raise ValueError("a margin scan (scan_margins, --scan-margins) needs validate=True")
     output_path = _output_path(o.output, "output file", o.overwrite)
-    summary_path = _output_path(o.summary, "summary file", o.overwrite)
+    summary_path = (
+        None if o.summary is None else _output_path(o.summary, "summary file", o.overwrite)
+    )
     clock = Clock((*_STAGES, "reference") if o.validate else _STAGES)
     batches, total, source = _batches(
         o.process, o.hepmc, o.n_events, o.seed, o.batch_size, o.job_size, clock
@@ -287,7 +284,7 @@ def _run(o: FilterOptions) -> dict[str, Any]:
     with ExitStack() as stack:
         stack.enter_context(_threads(o.threads))
         hepmc_tmp = stack.enter_context(_atomic(output_path))
-        summary_tmp = stack.enter_context(_atomic(summary_path))
+        summary_tmp = None if summary_path is None else stack.enter_context(_atomic(summary_path))
         writer = stack.enter_context(HepMCWriter(
             hepmc_tmp, run_attributes=_run_attributes(o, chosen, margin),
             tool=("mlsmear filter", __version__, "generation-stage filter, learnt detector"),
@@ -385,11 +382,11 @@ class _Learnt:
         self, bundle: Bundle, selection: Selection, margin: float, seed: int, device: str
     ) -> None:
         self.bundle, self.selection, self.margin = bundle, selection, margin
-        self.options = {"bundle": bundle, "seed": seed, "device": device}
+        self.seed, self.device = seed, device
         self.kinds = [KIND_OF[name] for name in sorted(selection.collections)]
         # Fail before any event is generated when the selection does not fit the collections.
-        empty = predict(empty_truth(bundle, list(bundle)), self.kinds,
-                        identity=np.zeros(0, dtype=np.int64), **self.options)
+        empty = self._predict(empty_truth(bundle, list(bundle)), self.kinds,
+                              np.zeros(0, dtype=np.int64))
         selection(empty, 0)
 
     def decide(
@@ -397,11 +394,20 @@ class _Learnt:
     ) -> tuple[dict[str, ak.Array], np.ndarray, dict[str, ak.Array]]:
         """(predicted reco of the kinds the selection reads, keep decision per event, every
         predicted reco collection of the kept events)."""
-        reco = predict(truth, self.kinds, identity=identity, **self.options)
+        reco = self._predict(truth, self.kinds, identity)
         keep = self.selection(scale_momenta(reco, self.margin), len(identity))
         kept = np.flatnonzero(keep)
         rest = [kind for kind in self.bundle if NAME_OF[kind] not in reco]
         kept_reco = {name: collection[kept] for name, collection in reco.items()}
-        kept_reco.update(predict({kind: truth[kind][kept] for kind in truth}, rest,
-                                 identity=identity[kept], **self.options))
+        kept_reco.update(
+            self._predict({kind: truth[kind][kept] for kind in truth}, rest, identity[kept])
+        )
         return reco, keep, kept_reco
+
+    def _predict(
+        self, truth: Mapping[str, ak.Array], kinds: Sequence[str], identity: np.ndarray
+    ) -> dict[str, ak.Array]:
+        return predict(
+            truth, kinds, identity=identity, bundle=self.bundle, seed=self.seed,
+            device=self.device,
+        )
