@@ -1,4 +1,5 @@
-"""Whole events from pairs tables: per-event rows, the teacher's object recoil, tag columns.
+"""Pairs tables as training columns: truth/reco/matched columns and default inputs of a kind,
+whole events (per-event rows, the teacher's object recoil, tag columns).
 
 The pairs format stores one table per object kind (:mod:`mlsmear.pairs`); events are tied
 together by their ``event`` identity. The MET table has one row per event, so it defines the
@@ -12,9 +13,13 @@ from collections.abc import Mapping
 import numpy as np
 import pyarrow as pa
 
-from .met_context import RecoilTerms, object_recoil
+from .kinds import kind_spec
+from .met_context import RECOIL_FIELDS, RecoilTerms, object_recoil, reference_truth
 
-__all__ = ["TAG_COLUMNS", "recoil_by_event", "tag_columns", "teacher_recoil"]
+__all__ = [
+    "EXTRA_INPUTS", "TAG_COLUMNS", "columns_from_pairs", "default_inputs", "recoil_by_event",
+    "tag_columns", "teacher_recoil",
+]
 
 #: Per tag: pairs columns holding the teacher's tag, first found wins, with the tag's type.
 TAG_COLUMNS = {
@@ -91,3 +96,53 @@ def tag_columns(table: pa.Table) -> tuple[dict[str, np.ndarray], dict[str, str]]
                 types[tag] = tag_type
                 break
     return values, types
+
+
+#: Extra pairs columns used as network inputs when present: (column, field, transform).
+EXTRA_INPUTS = {
+    "jet": (
+        ("truth_hadronFlavour", "hadronFlavour", "onehot"),
+        ("truth_muon_frac", "muon_frac", "quantile"),
+        ("truth_em_frac", "em_frac", "quantile"),
+        ("truth_dr_nearest", "dr_nearest", "quantile"),
+        ("truth_nb_pt_ratio", "nb_pt_ratio", "quantile"),
+        ("truth_activity", "activity", "quantile"),
+    ),
+    "met": (("genmet", "genmet", "quantile"), ("dmet", "dmet", "quantile")),
+    **dict.fromkeys(("electron", "muon", "photon"), (("truth_jet_iso", "jet_iso", "quantile"),)),
+}
+
+
+def columns_from_pairs(
+    kind: str, table: pa.Table, recoil: tuple[np.ndarray, np.ndarray] | None = None
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], np.ndarray]:
+    """Flat truth columns (by field), reco columns (by quantity; jets: also their tags, see
+    :func:`tag_columns`) and the matched flags. For MET, ``recoil`` (the
+    teacher's object recoil per row, :func:`teacher_recoil`) makes the
+    truth columns those of a MET model with object context
+    (:func:`mlsmear.met_context.reference_truth`)."""
+    spec = kind_spec(kind)
+    fields = [f for f, _ in spec.inputs] + list(spec.quantities)
+    fields += [field for _, field, _ in EXTRA_INPUTS.get(kind, ())]
+    names = set(table.column_names)
+    truth = {
+        f: table.column(f"truth_{f}").to_numpy().astype(np.float64)
+        for f in dict.fromkeys(fields) if f"truth_{f}" in names
+    }
+    reco = {
+        q: table.column(f"reco_{q}").to_numpy(zero_copy_only=False).astype(np.float64)
+        for q in spec.quantities
+    }
+    if "matched" not in names:  # MET: always reconstructed
+        if recoil is not None:
+            truth = reference_truth({**truth, **dict(zip(RECOIL_FIELDS, recoil, strict=True))})
+        return truth, reco, np.ones(len(table), dtype=bool)
+    if kind == "jet":
+        reco.update(tag_columns(table)[0])
+    return truth, reco, table.column("matched").to_numpy().astype(bool)
+
+
+def default_inputs(kind: str, truth: Mapping[str, np.ndarray]) -> list[tuple[str, str]]:
+    """The kind's default inputs plus the extras the pairs carry (e.g. jet hadron flavour)."""
+    extras = [(f, t) for _, f, t in EXTRA_INPUTS.get(kind, ()) if f in truth]
+    return [*kind_spec(kind).inputs, *extras]

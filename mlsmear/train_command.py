@@ -5,34 +5,17 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
-import pyarrow as pa
 
-from .event_pairs import tag_columns, teacher_recoil
+from .event_pairs import columns_from_pairs, default_inputs, tag_columns, teacher_recoil
 from .kinds import KINDS, kind_spec
-from .met_context import RECOIL_FIELDS, REFERENCE, reference_truth
+from .met_context import REFERENCE
 from .model import PRECISIONS
 from .training import TrainConfig, fit_model
 
-__all__ = ["register", "run", "columns_from_pairs", "default_inputs"]
-
-#: Extra pairs columns used as network inputs when present: (column, field, transform).
-_EXTRA_INPUTS = {
-    "jet": (
-        ("truth_hadronFlavour", "hadronFlavour", "onehot"),
-        ("truth_muon_frac", "muon_frac", "quantile"),
-        ("truth_em_frac", "em_frac", "quantile"),
-        ("truth_dr_nearest", "dr_nearest", "quantile"),
-        ("truth_nb_pt_ratio", "nb_pt_ratio", "quantile"),
-        ("truth_activity", "activity", "quantile"),
-    ),
-    "met": (("genmet", "genmet", "quantile"), ("dmet", "dmet", "quantile")),
-    **dict.fromkeys(("electron", "muon", "photon"), (("truth_jet_iso", "jet_iso", "quantile"),)),
-}
-
+__all__ = ["register", "run"]
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``train`` sub-command to the ``mlsmear`` parser."""
@@ -100,41 +83,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(func=run)
-
-
-def columns_from_pairs(
-    kind: str, table: pa.Table, recoil: tuple[np.ndarray, np.ndarray] | None = None
-) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], np.ndarray]:
-    """Flat truth columns (by field), reco columns (by quantity; jets: also their tags, see
-    :func:`mlsmear.event_pairs.tag_columns`) and the matched flags. For MET, ``recoil`` (the
-    teacher's object recoil per row, :func:`mlsmear.event_pairs.teacher_recoil`) makes the
-    truth columns those of a MET model with object context
-    (:func:`mlsmear.met_context.reference_truth`)."""
-    spec = kind_spec(kind)
-    fields = [f for f, _ in spec.inputs] + list(spec.quantities)
-    fields += [field for _, field, _ in _EXTRA_INPUTS.get(kind, ())]
-    names = set(table.column_names)
-    truth = {
-        f: table.column(f"truth_{f}").to_numpy().astype(np.float64)
-        for f in dict.fromkeys(fields) if f"truth_{f}" in names
-    }
-    reco = {
-        q: table.column(f"reco_{q}").to_numpy(zero_copy_only=False).astype(np.float64)
-        for q in spec.quantities
-    }
-    if "matched" not in names:  # MET: always reconstructed
-        if recoil is not None:
-            truth = reference_truth({**truth, **dict(zip(RECOIL_FIELDS, recoil, strict=True))})
-        return truth, reco, np.ones(len(table), dtype=bool)
-    if kind == "jet":
-        reco.update(tag_columns(table)[0])
-    return truth, reco, table.column("matched").to_numpy().astype(bool)
-
-
-def default_inputs(kind: str, truth: Mapping[str, np.ndarray]) -> list[tuple[str, str]]:
-    """The kind's default inputs plus the extras the pairs carry (e.g. jet hadron flavour)."""
-    extras = [(f, t) for _, f, t in _EXTRA_INPUTS.get(kind, ()) if f in truth]
-    return [*kind_spec(kind).inputs, *extras]
 
 
 def _provenance(sources: list[str], n_rows: int) -> dict:

@@ -228,7 +228,7 @@ def toy(tmp_path_factory):
                                    "seed": 1, "process": "toy"}]}}
     models = {}
     for kind in ("jet", "met"):
-        from mlsmear.train_command import columns_from_pairs
+        from mlsmear.event_pairs import columns_from_pairs
 
         truth, reco, matched = columns_from_pairs(kind, tables[kind])
         thresholds = {"pt_min": 15.0} if kind == "jet" else {}

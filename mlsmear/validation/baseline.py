@@ -15,8 +15,8 @@ from collections.abc import Mapping, Sequence
 
 import pyarrow as pa
 
+from ..event_pairs import columns_from_pairs
 from ..model import Bundle, KindModel
-from ..train_command import columns_from_pairs
 from ..training import TrainConfig, fit_model
 
 __all__ = ["BASELINE", "baseline_config", "training_sources", "train_baseline"]

@@ -19,9 +19,9 @@ import torch
 
 from ..counter_random import event_keys
 from ..engine import DEFAULT_BATCH_SIZE, sample_reco
+from ..event_pairs import columns_from_pairs
 from ..kinds import kind_spec
 from ..model import KindModel, passes_thresholds
-from ..train_command import columns_from_pairs
 
 __all__ = [
     "Reco",
