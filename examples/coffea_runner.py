@@ -101,9 +101,11 @@ def summary(results: dict[str, dict[str, Any]], model: dict[str, Any], file: Pat
         f"{'':{width}}  " + "  ".join(f"{n:>{column}}" for n in names),
     ]
     lines += [f"{label:{width}}  " + "  ".join(f"{v:>{column}}" for v in vs) for label, vs in rows]
-    if len(names) > 1 and "cms" not in model["detector"].lower():
-        lines += ["", f"note: the model learnt {model['detector']}, not {FILE_DETECTOR}: the "
-                  "columns differ by the two detectors as well as by mlsmear's own fidelity."]
+    learnt_from_files = model["detector"].endswith(".root")  # e.g. trained on NanoAOD files
+    if len(names) > 1 and not learnt_from_files:  # a parametrised detector (card), not CMS's
+        lines += ["", f"note: the model learnt {model['detector']}, a parametrised detector, not "
+                  f"the {FILE_DETECTOR}: the columns differ by the two detectors as well as by "
+                  "mlsmear's own fidelity."]
     return "\n".join(lines)
 
 
@@ -147,7 +149,7 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, Any]]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--file", type=Path, default=BUNDLED,
                         help="NanoAOD file (default: the bundled 200-event CMS ttbar file)")
-    parser.add_argument("--model", default="default",
+    parser.add_argument("--model", default="delphes-cms",
                         help="shipped bundle name or bundle directory (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=1, help="sampling seed (default: %(default)s)")
     parser.add_argument("--chunksize", type=int, default=50,

@@ -3,13 +3,15 @@
 # analysis closure) in the model cards. Samples are cached in cache/pairs/NAME (git ignores cache/).
 #
 #   weights/make_bundle.sh atlas-like      # the reference detector (about 2 h on 2 cores)
-#   weights/make_bundle.sh delphes-cms     # real Delphes, CMS card (mlsmear delphes build first; ~3 h)
+#   weights/make_bundle.sh delphes-cms     # real Delphes, CMS card (mlsmear delphes build first; ~2 h)
 #   weights/make_bundle.sh delphes-atlas   # real Delphes, ATLAS card
 #
 # Seeds: training samples 1 (mix), 5 (lepton-rich), 6-9, 15, 16 (lepton guns); hold-outs 2 (mix),
-# 11 (ttbar), 12 (Z+jets), 13 (QCD), 14 (W+jets), 4 (diboson, a process outside the training mix);
+# 11 (ttbar), 12 (Z+jets), 13 (QCD), 14 (W+jets), 4 (diboson, a process outside the training mix),
+# 17 and 18 (e and mu guns: decisive lepton efficiencies);
 # training 0; validation sampling 1. STAGE=gen|train|validate runs one stage only; JET_EPOCHS sets
-# the jet model's epochs (default 30). Delphes guns run 10 000 events per job (one Delphes start-up each).
+# the jet model's epochs (default 30; delphes-cms shipped with 24). Delphes guns run 10 000 events
+# per job (one Delphes start-up each).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 name=${1:?usage: weights/make_bundle.sh atlas-like|delphes-cms|delphes-atlas}
@@ -40,6 +42,8 @@ if [[ $stage == all || $stage == gen ]]; then
   gen qcd-holdout --process qcd --events 10000 --seed 13
   gen wjets-holdout --process wjets --events 6000 --seed 14
   gen diboson-holdout --process diboson --events 6000 --seed 4
+  gun gun-e-holdout --process gun-e --events 100000 --seed 17 --pt-range 10 100 --eta-range -3 3
+  gun gun-mu-holdout --process gun-mu --events 100000 --seed 18 --pt-range 10 100 --eta-range -3 3
 fi
 
 if [[ $stage == all || $stage == train ]]; then
@@ -53,7 +57,7 @@ fi
 
 if [[ $stage == all || $stage == validate ]]; then
   validate="mlsmear validate --model $bundle --no-progress --auc-objects 100000"
-  for holdout in mix ttbar zjets qcd wjets diboson; do
+  for holdout in mix ttbar zjets qcd wjets diboson gun-e gun-mu; do
     $validate --pairs $pairs/$holdout-holdout --output $out/$holdout --record-in-cards $holdout-holdout
   done
 fi
