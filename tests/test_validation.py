@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import warnings
 
 import awkward as ak
 import numpy as np
@@ -114,6 +115,16 @@ def test_binned_widths_follow_the_bins():
     assert counts.sum() == 40_000 and counts[2] == 0
     assert abs(widths[0] - 1.0) < 4 * uncs[0] and abs(widths[1] - 3.0) < 4 * uncs[1]
     assert np.isnan(widths[2])
+
+
+def test_rank_correlation_of_a_constant_column_is_nan_without_warning():
+    rng = np.random.default_rng(3)
+    columns = np.stack([rng.normal(size=500), np.zeros(500), rng.normal(size=500)], axis=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        matrix, unc = metrics.rank_correlation(columns)
+    assert np.isnan(matrix[1]).all() and np.isnan(matrix[:, 1]).all() and np.isnan(unc[1]).all()
+    assert np.isfinite(matrix[0, 2]) and abs(matrix[0, 2]) < 4 / np.sqrt(500)
 
 
 def test_rank_correlation_of_a_bivariate_gaussian():

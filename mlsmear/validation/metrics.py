@@ -195,13 +195,19 @@ def wasserstein1(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def rank_correlation(columns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Spearman correlation matrix of the columns of ``(n, k)`` and its uncertainty."""
+    """Spearman correlation matrix of the columns of ``(n, k)`` and its uncertainty.
+
+    NaN (no warning) in the rows and columns of a constant column, whose correlation is undefined:
+    e.g. lepton η and φ residuals of Delphes, exactly 0 for every object."""
     columns = np.asarray(columns, dtype=np.float64)
     n, k = columns.shape
     if n < 10 or k < 2:
         return np.full((k, k), np.nan), np.full((k, k), np.nan)
     ranks = stats.rankdata(columns, axis=0)
-    rho = np.corrcoef(ranks, rowvar=False)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rho = np.corrcoef(ranks, rowvar=False)
+    constant = np.ptp(ranks, axis=0) == 0
+    rho[constant, :] = rho[:, constant] = np.nan
     unc = (1.0 - rho**2) * np.sqrt((1.0 + rho**2 / 2.0) / (n - 3))
     return rho, unc
 
