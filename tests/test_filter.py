@@ -16,9 +16,12 @@ import mlsmear
 from mlsmear import cli
 from mlsmear.filter import Selection, pipeline, run_filter, scale_momenta
 from mlsmear.filter import hepmc as hepmc_module
+from mlsmear.filter.reco import truth_arrays
 from mlsmear.filter.reference import wilson_interval
 from mlsmear.generate.pythia import PROCESSES, PythiaGenerator, pythia_seed
-from mlsmear.generate.truth import truth_objects
+from mlsmear.generate.truth import flavour_hadrons, truth_objects
+from mlsmear.readers.hepmc import open_hepmc
+from mlsmear.whole_event import smear_event
 
 # The tiny bundle is trained on a toy: Pythia truth lies partly outside its range.
 pytestmark = pytest.mark.filterwarnings("ignore::mlsmear.OutOfRangeWarning")
@@ -230,7 +233,19 @@ def test_hepmc_input(filtered, generator_record, tiny_bundle_dir, tmp_path):
     for kind in ("electron", "muon"):
         assert truth[kind].counts.tolist() == reference[kind].counts[numbers].tolist()
     with pyhepmc.open(out) as f:
-        assert [e.event_number for e in f] == numbers
+        written = list(f)
+    assert [e.event_number for e in written] == numbers
+    stored = [e.attributes["mlsmear_MET_pt"].astype(float) for e in written]
+    # the stored prediction is mlsmear smear's draw for this file: its key is folded in
+    arrays = truth_arrays(truth_objects(record, flavour_hadrons(record)))
+    bundle = mlsmear.load(tiny_bundle_dir)
+    key = open_hepmc(directory / "kept.hepmc").sample_id
+    def met(sample_id):
+        reco = smear_event(arrays, bundle=bundle, seed=1, event_id=np.asarray(numbers),
+                           sample_id=sample_id, kinds=["jet", "met"], device="cpu")
+        return ak.to_numpy(reco["met"].pt)
+    np.testing.assert_allclose(stored, met(key), rtol=1e-6)
+    assert not np.allclose(stored, met(None), rtol=1e-6)
 
 
 def test_deterministic(filtered, tiny_bundle_dir, tmp_path):

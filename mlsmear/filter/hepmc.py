@@ -24,6 +24,7 @@ themselves are kept and written back unchanged.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from functools import cache
@@ -46,6 +47,7 @@ __all__ = [
     "read_run_info",
     "record_from_events",
     "record_to_event",
+    "sample_id_of",
 ]
 
 #: Columns of a generator record needed to write it as HepMC: Pythia's status code, mother and
@@ -275,6 +277,21 @@ def record_from_events(events: Sequence[Any]) -> Collection:
             "charge": pdg_charges(pid),
         },
     )
+
+
+def sample_id_of(first_event: Any) -> str:
+    """A HepMC file's name in the event identity (``sample_id``): a hash of its first event's
+    number and its particles' PDG ids, statuses and four-momenta (GeV), the same after renaming
+    or compressing the file. Sets the event's momentum unit to GeV."""
+    pyhepmc = import_pyhepmc()
+    if first_event.momentum_unit != pyhepmc.Units.GEV:
+        first_event.set_units(pyhepmc.Units.GEV, first_event.length_unit)
+    data = pyhepmc.GenEventData()
+    first_event.write_data(data)
+    digest = hashlib.blake2b(np.int64(first_event.event_number).tobytes(), digest_size=16)
+    for column in ("pid", "status", "px", "py", "pz", "e"):
+        digest.update(np.ascontiguousarray(data.particles[column]).tobytes())
+    return f"hepmc:{digest.hexdigest()}"
 
 
 def read_events(

@@ -298,7 +298,7 @@ def _run(o: FilterOptions) -> dict[str, Any]:
                 hadrons = flavour_hadrons(batch.record)
                 truth = truth_arrays(truth_objects(batch.record, hadrons))
             with clock("nn"), tally.collect():
-                reco, keep, kept_reco = learnt.decide(truth, batch.identity)
+                reco, keep, kept_reco = learnt.decide(truth, batch.identity, batch.sample_id)
             if check is not None:
                 with clock("reference"):
                     passed = check.reference_pass(batch.record, hadrons, batch.detector_rng)
@@ -390,24 +390,31 @@ class _Learnt:
         selection(empty, 0)
 
     def decide(
-        self, truth: Mapping[str, ak.Array], identity: np.ndarray
+        self, truth: Mapping[str, ak.Array], identity: np.ndarray, sample_id: str | None = None
     ) -> tuple[dict[str, ak.Array], np.ndarray, dict[str, ak.Array]]:
         """(predicted reco of the kinds the selection reads, keep decision per event, every
-        predicted reco collection of the kept events)."""
-        reco = self._predict(truth, self.kinds, identity)
+        predicted reco collection of the kept events); events keyed by ``identity`` with
+        ``sample_id`` folded in."""
+        reco = self._predict(truth, self.kinds, identity, sample_id)
         keep = self.selection(scale_momenta(reco, self.margin), len(identity))
         kept = np.flatnonzero(keep)
         rest = [kind for kind in self.bundle if NAME_OF[kind] not in reco]
         kept_reco = {name: collection[kept] for name, collection in reco.items()}
         kept_reco.update(
-            self._predict({kind: truth[kind][kept] for kind in truth}, rest, identity[kept])
+            self._predict(
+                {kind: truth[kind][kept] for kind in truth}, rest, identity[kept], sample_id
+            )
         )
         return reco, keep, kept_reco
 
     def _predict(
-        self, truth: Mapping[str, ak.Array], kinds: Sequence[str], identity: np.ndarray
+        self,
+        truth: Mapping[str, ak.Array],
+        kinds: Sequence[str],
+        identity: np.ndarray,
+        sample_id: str | None = None,
     ) -> dict[str, ak.Array]:
         return predict(
             truth, kinds, identity=identity, bundle=self.bundle, seed=self.seed,
-            device=self.device,
+            device=self.device, sample_id=sample_id,
         )

@@ -55,11 +55,14 @@ def predict(
     seed: int,
     identity: np.ndarray,
     device: str = "cpu",
+    sample_id: str | None = None,
 ) -> dict[str, ak.Array]:
-    """Predicted reco collections (by name) of ``kinds``, the events keyed by ``identity``
-    (objects first, then MET from them: :func:`mlsmear.whole_event.smear_event`)."""
+    """Predicted reco collections (by name) of ``kinds``, the events keyed by ``identity`` with
+    ``sample_id`` folded in (objects first, then MET from them:
+    :func:`mlsmear.whole_event.smear_event`)."""
     reco = smear_event(
-        truth, bundle=bundle, seed=seed, event_id=identity, kinds=kinds, device=device
+        truth, bundle=bundle, seed=seed, event_id=identity, kinds=kinds, device=device,
+        sample_id=sample_id,
     )
     return {NAME_OF[kind]: collection for kind, collection in reco.items()}
 

@@ -20,7 +20,7 @@ from ..generate.pythia import PythiaGenerator, pythia_seed
 from ..generate.runner import event_ids, plan_jobs
 from ..refdet.collection import Collection
 from .clock import Clock
-from .hepmc import read_events, record_from_events
+from .hepmc import read_events, record_from_events, sample_id_of
 
 __all__ = ["Batch", "hepmc_batches", "pythia_batches"]
 
@@ -38,6 +38,9 @@ class Batch:
         detector_rng: generator for the reference detector (``--validate``).
         events: the ``pyhepmc.GenEvent`` objects read from a file (written back unchanged), or
             None for Pythia events (written from ``record``).
+        sample_id: folded into ``identity`` (:func:`mlsmear.smear`'s ``sample_id``): a HepMC
+            file's key (:attr:`~mlsmear.readers.hepmc.HepMCSource.sample_id`, as
+            ``mlsmear smear`` uses), None for Pythia events.
     """
 
     record: Collection
@@ -45,6 +48,7 @@ class Batch:
     identity: np.ndarray
     detector_rng: np.random.Generator
     events: list[Any] | None = None
+    sample_id: str | None = None
 
 
 def pythia_batches(
@@ -73,8 +77,11 @@ def hepmc_batches(
 ) -> Iterator[Batch]:
     """Batches of the events of a HepMC file; reading time is added to ``clock["generator"]``.
 
-    The event identity is the file's event number.
+    The event identity is the file's event number with the file's key folded in, as in
+    ``mlsmear smear`` (files numbered alike never share random numbers).
     """
+    first = next(read_events(path, batch_size=1), [])  # read again below, units untouched
+    sample_id = sample_id_of(first[0]) if first else None
     detector_rng = np.random.default_rng(np.random.SeedSequence([seed, 0]).spawn(2)[0])
     reader = read_events(path, batch_size=batch_size, max_events=max_events)
     while True:
@@ -84,4 +91,4 @@ def hepmc_batches(
                 return
             record = record_from_events(events)
             numbers = np.asarray([e.event_number for e in events], dtype=np.int64)
-        yield Batch(record, numbers, numbers, detector_rng, events)
+        yield Batch(record, numbers, numbers, detector_rng, events, sample_id)

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import bz2
 import gzip
-import hashlib
 import io
 import lzma
 import os
@@ -38,7 +37,7 @@ from typing import IO, Any
 import awkward as ak
 import numpy as np
 
-from ..filter.hepmc import import_pyhepmc, read_events, record_from_events
+from ..filter.hepmc import import_pyhepmc, read_events, record_from_events, sample_id_of
 from ..filter.reco import truth_arrays
 from ..generate.pythia import import_pythia
 from ..generate.runner import BATCH_SIZE
@@ -219,18 +218,6 @@ def event_blocks(path: str | os.PathLike[str], n_events: int) -> Generator[Event
                 return
 
 
-def _first_event_id(event: Any) -> str:
-    pyhepmc = import_pyhepmc()
-    if event.momentum_unit != pyhepmc.Units.GEV:
-        event.set_units(pyhepmc.Units.GEV, event.length_unit)
-    data = pyhepmc.GenEventData()
-    event.write_data(data)
-    digest = hashlib.blake2b(np.int64(event.event_number).tobytes(), digest_size=16)
-    for column in ("pid", "status", "px", "py", "pz", "e"):
-        digest.update(np.ascontiguousarray(data.particles[column]).tobytes())
-    return f"hepmc:{digest.hexdigest()}"
-
-
 def open_hepmc(path: str | os.PathLike[str]) -> HepMCSource:
     """Check a HepMC file (module docstring) and name it for the event identity.
 
@@ -258,4 +245,4 @@ def open_hepmc(path: str | os.PathLike[str]) -> HepMCSource:
             f"input {path}: event 0 (counting from 0) does not parse as HepMC: the file is "
             "corrupt or truncated"
         )
-    return HepMCSource(path, format_, _first_event_id(events[0]))
+    return HepMCSource(path, format_, sample_id_of(events[0]))
