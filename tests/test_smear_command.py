@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import uproot
 from coffea.nanoevents import DelphesSchema, NanoAODSchema, NanoEventsFactory
+from smear_file_support import assert_same
 
 import mlsmear
 from mlsmear.cli import main
@@ -46,21 +47,13 @@ def nano_outputs(tmp_path_factory):
     return root, parquet
 
 
-def _assert_same(a, b, what: str) -> None:
-    a, b = ak.Array(a), ak.Array(b)
-    assert len(a) == len(b), what
-    if a.ndim > 1:
-        assert ak.to_list(ak.num(a)) == ak.to_list(ak.num(b)), f"{what}: counts differ"
-    np.testing.assert_array_equal(ak.to_numpy(ak.ravel(a)), ak.to_numpy(ak.ravel(b)), what)
-
-
 def test_root_output_equals_smear_events(nano_reference, nano_outputs):
     """Every field smear_events produces is in the file under NanoAOD names, value for value."""
     tree = uproot.open(nano_outputs[0])["Events"]
     assert tree.classname == "TTree"
     read, branches = tree.arrays(), set(tree.keys())
     for name in ("run", "luminosityBlock", "event"):
-        _assert_same(read[name], nano_reference[name], name)
+        assert_same(read[name], nano_reference[name], name)
         assert read[name].type.content == nano_reference[name].type.content
     written = 0
     for collection in COLLECTIONS:
@@ -71,14 +64,14 @@ def test_root_output_equals_smear_events(nano_reference, nano_outputs):
             if field.endswith("IdxG") or branch in NanoAODSchema.full_like_items:
                 assert branch not in branches  # coffea derives these itself
                 continue
-            _assert_same(read[branch], ref[field], branch)
+            assert_same(read[branch], ref[field], branch)
             written += 1
     assert written >= 4 * 5
     for field in nano_reference.MET.fields:
-        _assert_same(read[f"MET_{field}"], nano_reference.MET[field], f"MET_{field}")
+        assert_same(read[f"MET_{field}"], nano_reference.MET[field], f"MET_{field}")
     # the file's truth copied unchanged (so genJetIdx resolves)
     original = uproot.open(NANO)["Events"]
-    _assert_same(read.GenJet_pt, original["GenJet_pt"].array(), "GenJet_pt")
+    assert_same(read.GenJet_pt, original["GenJet_pt"].array(), "GenJet_pt")
 
 
 def test_coffea_reads_the_output(nano_reference, nano_outputs):
@@ -93,10 +86,10 @@ def test_coffea_reads_the_output(nano_reference, nano_outputs):
             events = factory(source, schemaclass=NanoAODSchema, mode="eager").events()
         for collection in COLLECTIONS:
             for field in ("pt", "eta", "phi", "mass"):
-                _assert_same(events[collection][field], nano_reference[collection][field],
+                assert_same(events[collection][field], nano_reference[collection][field],
                              f"{path.suffix} {collection}.{field}")
-        _assert_same(events.MET.pt, nano_reference.MET.pt, "MET.pt")
-        _assert_same(events.Jet.matched_gen.pt, nano_reference.Jet.matched_gen.pt, "matched_gen")
+        assert_same(events.MET.pt, nano_reference.MET.pt, "MET.pt")
+        assert_same(events.Jet.matched_gen.pt, nano_reference.Jet.matched_gen.pt, "matched_gen")
 
 
 def test_chunking_does_not_change_the_output(nano_outputs):
@@ -105,7 +98,7 @@ def test_chunking_does_not_change_the_output(nano_outputs):
     parquet = ak.from_parquet(nano_outputs[1])
     assert set(root.fields) == set(parquet.fields)
     for name in root.fields:
-        _assert_same(root[name], parquet[name], name)
+        assert_same(root[name], parquet[name], name)
 
 
 def test_delphes_input(tmp_path):
@@ -118,10 +111,10 @@ def test_delphes_input(tmp_path):
     reference = mlsmear.smear_events(
         _events(DELPHES, DelphesSchema, "Delphes", fileuuid=uuid), seed=SEED
     )
-    _assert_same(read.event, reference.Event.Number, "event")
-    _assert_same(read.Jet_pt, reference.Jet.PT, "Jet_pt")
-    _assert_same(read.Electron_charge, reference.Electron.Charge, "Electron_charge")
-    _assert_same(read.MET_pt, reference.MissingET.MET, "MET_pt")
+    assert_same(read.event, reference.Event.Number, "event")
+    assert_same(read.Jet_pt, reference.Jet.PT, "Jet_pt")
+    assert_same(read.Electron_charge, reference.Electron.Charge, "Electron_charge")
+    assert_same(read.MET_pt, reference.MissingET.MET, "MET_pt")
     assert "Jet_PT" not in read.fields and "MET_eta" not in read.fields
 
 

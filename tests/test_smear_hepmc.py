@@ -14,6 +14,7 @@ import pyhepmc
 import pytest
 import uproot
 from coffea.nanoevents import NanoAODSchema, NanoEventsFactory
+from smear_file_support import assert_same, read_output
 
 import mlsmear
 from mlsmear.cli import main
@@ -76,20 +77,6 @@ def outputs(sample, tmp_path_factory):
     return root, parquet
 
 
-def _assert_same(a, b, what: str) -> None:
-    a, b = ak.Array(a), ak.Array(b)
-    assert len(a) == len(b), what
-    if a.ndim > 1:
-        assert ak.to_list(ak.num(a)) == ak.to_list(ak.num(b)), f"{what}: counts differ"
-    np.testing.assert_array_equal(ak.to_numpy(ak.ravel(a)), ak.to_numpy(ak.ravel(b)), what)
-
-
-def _read(path: Path) -> ak.Array:
-    if path.suffix == ".root":
-        return uproot.open(path)["Events"].arrays()
-    return ak.from_parquet(path)
-
-
 def test_root_output(outputs, reference):
     """Identity, NanoAOD names, the values of mlsmear.smear, the truth, links that resolve."""
     numbers, truth, reco = reference
@@ -111,21 +98,21 @@ def test_root_output(outputs, reference):
     assert not {"Jet_charge", "Photon_mass", "Jet_genJetIdxG", "MET_eta"} & branches
     for name, kind in zip(SMEARED, ("jet", "electron", "muon", "photon"), strict=True):
         for field in ("pt", "eta", "phi"):
-            _assert_same(read[f"{name}_{field}"], reco[kind][field], f"{name}_{field}")
+            assert_same(read[f"{name}_{field}"], reco[kind][field], f"{name}_{field}")
         link = "genJetIdx" if name == "Jet" else "genPartIdx"
         source = "GenJet" if name == "Jet" else "GenPart"
         linked = read[f"{source}_pt"][read[f"{name}_{link}"]]
-        _assert_same(linked, truth[kind].pt[reco[kind].truth_index], f"{name}.{link}")
+        assert_same(linked, truth[kind].pt[reco[kind].truth_index], f"{name}.{link}")
         if name in PDG:
             pdg = read.GenPart_pdgId[read[f"{name}_{link}"]]
             assert ak.all(abs(pdg) == PDG[name]), name
     assert ak.sum(read.nJet) > 3 * N_EVENTS and ak.sum(read.nElectron) + ak.sum(read.nMuon) > 20
-    _assert_same(read.MET_pt, reco["met"].pt, "MET_pt")
-    _assert_same(read.GenJet_pt, truth["jet"].pt, "GenJet_pt")
-    _assert_same(read.GenJet_dr_nearest, truth["jet"].dr_nearest, "GenJet_dr_nearest")
-    _assert_same(read.GenMET_pt, truth["met"].pt, "GenMET_pt")
+    assert_same(read.MET_pt, reco["met"].pt, "MET_pt")
+    assert_same(read.GenJet_pt, truth["jet"].pt, "GenJet_pt")
+    assert_same(read.GenJet_dr_nearest, truth["jet"].dr_nearest, "GenJet_dr_nearest")
+    assert_same(read.GenMET_pt, truth["met"].pt, "GenMET_pt")
     n_prompt = sum(ak.num(truth[k]) for k in ("electron", "muon", "photon"))
-    _assert_same(read.nGenPart, n_prompt, "nGenPart")
+    assert_same(read.nGenPart, n_prompt, "nGenPart")
 
 
 def test_coffea_reads_the_output(outputs, reference):
@@ -140,12 +127,12 @@ def test_coffea_reads_the_output(outputs, reference):
             events = factory(source, schemaclass=NanoAODSchema, mode="eager").events()
         assert len(events) == N_EVENTS
         np.testing.assert_array_equal(events.event, numbers)
-        _assert_same(events.Jet.pt, reco["jet"].pt, f"{path.suffix} Jet.pt")
-        _assert_same(events.Jet.matched_gen.pt, truth["jet"].pt[reco["jet"].truth_index],
+        assert_same(events.Jet.pt, reco["jet"].pt, f"{path.suffix} Jet.pt")
+        assert_same(events.Jet.matched_gen.pt, truth["jet"].pt[reco["jet"].truth_index],
                      f"{path.suffix} Jet.matched_gen")
         for name in ("Electron", "Muon"):
             assert ak.all(abs(events[name].matched_gen.pdgId) == PDG[name])
-        _assert_same(events.MET.pt, reco["met"].pt, f"{path.suffix} MET.pt")
+        assert_same(events.MET.pt, reco["met"].pt, f"{path.suffix} MET.pt")
 
 
 def test_chunks_workers_and_compression(outputs, sample, tmp_path):
@@ -158,11 +145,11 @@ def test_chunks_workers_and_compression(outputs, sample, tmp_path):
     whole = tmp_path / "whole.parquet"
     summary = smear_files([packed], whole, model=MODEL, seed=SEED, chunk=1000, progress=False)
     assert summary["events"] == N_EVENTS
-    root = _read(outputs[0])
-    for other in (_read(outputs[1]), _read(whole)):
+    root = read_output(outputs[0])
+    for other in (read_output(outputs[1]), read_output(whole)):
         assert set(other.fields) == set(root.fields)
         for name in root.fields:
-            _assert_same(other[name], root[name], name)
+            assert_same(other[name], root[name], name)
 
 
 def test_blocks_cut_the_file_exactly(sample):
@@ -186,7 +173,7 @@ def test_files_differ_in_their_random_numbers(sample, tmp_path):
     assert open_hepmc(other).sample_id != open_hepmc(sample).sample_id
     out = tmp_path / "both.root"
     smear_files([sample, other], out, model=MODEL, seed=SEED, kinds=["jet"], progress=False)
-    read = _read(out)
+    read = read_output(out)
     numbers = FIRST_NUMBER + np.arange(N_EVENTS)
     expected = np.concatenate([numbers, numbers[1:31], numbers[:1]])
     np.testing.assert_array_equal(read.event, expected)
