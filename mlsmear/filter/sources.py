@@ -38,8 +38,8 @@ class Batch:
         detector_rng: generator for the reference detector (``--validate``).
         events: the ``pyhepmc.GenEvent`` objects read from a file (written back unchanged), or
             None for Pythia events (written from ``record``).
-        sample_id: folded into ``identity`` (:func:`mlsmear.smear`'s ``sample_id``): a HepMC
-            file's key (:attr:`~mlsmear.readers.hepmc.HepMCSource.sample_id`, as
+        sample_id: the key the learnt detector folds into ``identity`` (:func:`mlsmear.smear`'s
+            ``sample_id``): a HepMC file's (:func:`~mlsmear.filter.hepmc.sample_id_of`, as
             ``mlsmear smear`` uses), None for Pythia events.
     """
 
