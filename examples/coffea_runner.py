@@ -13,7 +13,6 @@ jet-multiplicity, HT, MET and M3 plots with ratio panels (mlsmear / file) to ``-
 from __future__ import annotations
 
 import argparse
-import inspect
 import os
 from pathlib import Path
 from typing import Any
@@ -64,21 +63,15 @@ def labels(analysis: processors.TTbarLeptonJets) -> dict[str, str]:
     }
 
 
-def selection(analysis: processors.TTbarLeptonJets) -> str:
-    """The event selection in words."""
-    btags = getattr(analysis, "min_btags", 0)
-    return (
-        f"1 e or μ (pT > {analysis.lepton_pt:g} GeV, |η| < {analysis.max_eta:g}), "
+def selection(analysis: processors.TTbarLeptonJets, jets_on_new_line: bool = False) -> str:
+    """The event selection in words (the jet requirements on a line of their own for titles)."""
+    lepton = f"1 e or μ (pT > {analysis.lepton_pt:g} GeV, |η| < {analysis.max_eta:g})"
+    jets = (
         f"≥ {analysis.min_jets} jets (pT > {analysis.jet_pt:g} GeV, |η| < {analysis.max_eta:g}, "
-        "ΔR(jet, lepton) > 0.4)" + (f", ≥ {btags} b-tagged" if btags else "")
+        "ΔR(jet, lepton) > 0.4)"
+        + (f", ≥ {analysis.min_btags} b-tagged" if analysis.min_btags else "")
     )
-
-
-def analysis_with(min_btags: int) -> processors.TTbarLeptonJets:
-    """The ttbar analysis requiring ``min_btags`` b-tagged jets (where the processor has b-tags)."""
-    if "min_btags" in inspect.signature(processors.TTbarLeptonJets).parameters:
-        return processors.TTbarLeptonJets(min_btags=min_btags)
-    return processors.TTbarLeptonJets()
+    return lepton + ("\n" if jets_on_new_line else ", ") + jets
 
 
 def summary(results: dict[str, dict[str, Any]], model: dict[str, Any], file: Path) -> str:
@@ -118,18 +111,12 @@ def plot(
     names = list(results)
     reference, others = (names[-1], names[:-1]) if len(names) > 1 else (names[0], [])
     axis_labels = labels(analysis)
-    btags = getattr(analysis, "min_btags", 0)
-    title = (
-        f"ttbar → lepton + jets: 1 e or μ, pT > {analysis.lepton_pt:g} GeV, "
-        f"|η| < {analysis.max_eta:g}\n≥ {analysis.min_jets} jets, pT > {analysis.jet_pt:g} GeV, "
-        f"|η| < {analysis.max_eta:g}, ΔR(jet, lepton) > 0.4"
-        + (f", ≥ {btags} b-tagged" if btags else "")
-    )
+    title = "ttbar → lepton + jets: " + selection(analysis, jets_on_new_line=True)
     saved = []
     with style():
         for key, stem in PLOTS.items():
             if key not in results[reference] or (  # b-tags: where the analysis counts them
-                key == "nbtag" and not getattr(analysis, "min_btags", 0)
+                key == "nbtag" and not analysis.min_btags
             ):
                 continue
             fig = ratio_figure(
@@ -168,10 +155,10 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, Any]]:
 
     model = bundle_summary(args.model)
     min_btags = args.min_btags
-    if min_btags and not getattr(mlsmear.load(args.model)["jet"], "tags", ()):
+    if min_btags and not mlsmear.load(args.model)["jet"].tags:
         print(f"note: model {model['name']!r} gives its jets no b-tag: selecting without b-tags")
         min_btags = 0
-    analysis = analysis_with(min_btags)
+    analysis = processors.TTbarLeptonJets(min_btags=min_btags)
     results = {f"mlsmear {model['name']}": _run(args, mlsmear.MLSmearProcessor(
         analysis, model=args.model, seed=args.seed
     ))}
