@@ -109,7 +109,11 @@ EXTRA_INPUTS = {
         ("truth_activity", "activity", "quantile"),
     ),
     "met": (("genmet", "genmet", "quantile"), ("dmet", "dmet", "quantile")),
-    **dict.fromkeys(("electron", "muon", "photon"), (("truth_jet_iso", "jet_iso", "quantile"),)),
+    **dict.fromkeys(("electron", "muon", "photon"), (
+        ("truth_jet_iso", "jet_iso", "quantile"),
+        ("truth_em_iso", "em_iso", "quantile"),
+        ("truth_muon_iso", "muon_iso", "quantile"),
+    )),
 }
 
 

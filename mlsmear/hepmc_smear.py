@@ -11,8 +11,9 @@ collections ``mlsmear.smear_events`` writes (:class:`mlsmear.coffea.collections.
   GeV, ``hadronFlavour``, ``dr_nearest``, ``nb_pt_ratio``, ``activity``, ``muon_frac``,
   ``em_frac``);
 - ``GenPart``: the prompt final-state electrons, then muons, then photons of each event (pT > 5
-  GeV; ``pdgId``, ``charge``, ``iso``, ``jet_iso``, ``status`` 1, ``genPartIdxMother`` -1: their
-  mothers are not stored). Like NanoAOD's pruned ``GenPart``, not the whole record;
+  GeV; ``pdgId``, ``charge``, ``iso``, ``jet_iso``, ``em_iso``, ``muon_iso``, ``status`` 1,
+  ``genPartIdxMother`` -1: their mothers are not stored). Like NanoAOD's pruned ``GenPart``,
+  not the whole record;
 - ``GenMET``: ``pt``, ``phi`` (the neutrinos; GeV), ``ht`` (GeV), ``njet``.
 
 Event identity: ``run`` = ``luminosityBlock`` = 0 and ``event`` = the HepMC event number, as

@@ -86,6 +86,9 @@ DERIVED_INPUTS: dict[str, str] = {
     "activity": "summed pT of the other GenJets within ΔR < 1.0 over the jet pT (0: alone)",
     "jet_iso": "(pT of the closest GenJet within ΔR < 0.4 minus the object pT) over the object "
     "pT, >= 0 (0: no GenJet that close)",
+    "em_iso": "summed pT of the other prompt electrons and photons within ΔR < 0.4 over the "
+    "object pT (0: none)",
+    "muon_iso": "summed pT of the other prompt muons within ΔR < 0.4 over the object pT (0: none)",
     "ht": "scalar pT sum of the GenJets with pT > 20 GeV (GeV)",
     "njet": "number of GenJets with pT > 20 GeV",
 }

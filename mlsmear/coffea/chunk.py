@@ -106,7 +106,8 @@ def smear_chunk(
         gen_jets: GenJet pt (GeV), eta, phi per event, for the MET model's ``ht``/``njet`` and
             the e/μ/γ models' ``jet_iso``.
         record: the generator record (:func:`mlsmear.coffea.truth.record_columns`), for the jet
-            model's prompt content and Delphes ``hadronFlavour``.
+            model's prompt content and Delphes ``hadronFlavour``, the e/μ/γ models' ``em_iso``
+            and ``muon_iso``.
         object_arrays: per spec of ``spec.objects``, its ``rows``, ``gen_jets`` and ``record``
             (same events, same identity).
     """

@@ -71,16 +71,16 @@ def _gen_jets(events: Any, model: KindModel, columns: Mapping[str, Any]) -> Any:
 def _generator_record(
     events: Any, schema: str, model: KindModel, columns: Mapping[str, Any]
 ) -> Any:
-    """The generator-record columns when the jet model needs inputs computed from them (prompt
-    content; Delphes hadronFlavour) that the GenJets lack, else None."""
+    """The generator-record columns when the model needs inputs computed from them (jets: prompt
+    content, Delphes hadronFlavour; e/μ/γ: em_iso, muon_iso) that the truth lacks, else None."""
     needed = [n for n in derivable(model, schema) if n not in derivable(model) and n not in columns]
     if not needed:
         return None
     source = "Particle" if schema == "delphes" else "GenPart"
     if source not in events.fields:
         raise ValueError(
-            f"the jet model needs {needed}, computed from the events' {source} collection, "
-            "and these events have none"
+            f"the {model.kind} model needs {needed}, computed from the events' {source} "
+            "collection, and these events have none"
         )
     return record_columns(events, schema)
 
@@ -147,7 +147,7 @@ def _plan(
     gen_jets = _gen_jets(events, kind_model, columns) if kind != "jet" else None
     record = (
         _generator_record(events, schema.name, kind_model, columns)
-        if kind == "jet" and schema is not None else None
+        if kind != "met" and schema is not None else None
     )
     event_id = options.event_id
     identity = (

@@ -16,9 +16,11 @@ jets with pT > 20 GeV, no η cut), ``jet_iso`` of electrons, muons and photons f
 (:func:`mlsmear.generate.truth.jet_isolation`), the jets' neighbourhood (``dr_nearest``,
 ``nb_pt_ratio``, ``activity``: :func:`mlsmear.generate.truth.neighbour_context`), their
 ``muon_frac`` and ``em_frac`` from the prompt objects of the generator record (NanoAOD
-``GenPart``, Delphes ``Particle``; :func:`mlsmear.generate.truth.prompt_content`) and, for Delphes,
-their ``hadronFlavour`` from ``Particle`` (:func:`mlsmear.readers.delphes.delphes_hadron_flavour`:
-the labels the Delphes reader writes).
+``GenPart``, Delphes ``Particle``; :func:`mlsmear.generate.truth.prompt_content`), the e/μ/γ
+``em_iso`` and ``muon_iso`` from the same prompt objects
+(:func:`mlsmear.generate.truth.prompt_isolation`) and, for Delphes jets, their ``hadronFlavour``
+from ``Particle`` (:func:`mlsmear.readers.delphes.delphes_hadron_flavour`: the labels the Delphes
+reader writes).
 """
 
 from __future__ import annotations
@@ -32,11 +34,13 @@ import numpy as np
 from ..generate.truth import (
     NEIGHBOUR_INPUTS,
     OBJECT_PDG,
+    PROMPT_NEIGHBOURS,
     jet_activity,
     jet_isolation,
     neighbour_context,
     prompt_collections,
     prompt_content,
+    prompt_isolation,
     prompt_objects,
     visible_particles,
 )
@@ -67,9 +71,10 @@ _DERIVED: dict[str, tuple[str, ...]] = {
     **dict.fromkeys(("electron", "muon", "photon"), ("jet_iso",)),
 }
 #: ... and those it computes from the generator record of each schema.
+_LEPTONS_FROM_RECORD = dict.fromkeys(("electron", "muon", "photon"), tuple(PROMPT_NEIGHBOURS))
 _DERIVED_FROM_RECORD: dict[str, dict[str, tuple[str, ...]]] = {
-    "nanoaod": {"jet": ("muon_frac", "em_frac")},
-    "delphes": {"jet": ("hadronFlavour", "muon_frac", "em_frac")},
+    "nanoaod": {"jet": ("muon_frac", "em_frac"), **_LEPTONS_FROM_RECORD},
+    "delphes": {"jet": ("hadronFlavour", "muon_frac", "em_frac"), **_LEPTONS_FROM_RECORD},
 }
 
 
@@ -207,24 +212,33 @@ def derived_inputs(
         gen_jets: the chunk's GenJets (``pt`` GeV, ``eta``, ``phi``; jagged), for the MET
             model's ``ht``/``njet`` and the e/μ/γ models' ``jet_iso``.
         record: the chunk's generator record (:func:`record_columns`), for the jets' prompt
-            content (and Delphes ``hadronFlavour``); None when not needed.
+            content (and Delphes ``hadronFlavour``) and the e/μ/γ models' ``em_iso`` and
+            ``muon_iso``; None when not needed.
         schema: ``nanoaod`` or ``delphes``: how to read ``record``.
     """
     lacking = [n for n in derivable(model, schema if record is not None else None)
                if n not in ak.fields(truth)]  # fmt: skip
     if not lacking:
         return {}
-    if model.kind != "jet":
+    if model.kind == "met":
         if gen_jets is None:
             raise ValueError(f"the {model.kind} model needs {lacking}: give the events' GenJets")
-        jets = Collection.from_awkward(gen_jets, ("pt", "eta", "phi"))
-        if model.kind == "met":
-            ht, njet = jet_activity(jets)
-            values = {"ht": ht, "njet": njet.astype(np.float64)}
-            # the object recoil comes from the chunk's sampled objects (mlsmear.coffea.chunk)
-            return {n: values[n] for n in lacking if n in values}
+        ht, njet = jet_activity(Collection.from_awkward(gen_jets, ("pt", "eta", "phi")))
+        values = {"ht": ht, "njet": njet.astype(np.float64)}
+        # the object recoil comes from the chunk's sampled objects (mlsmear.coffea.chunk)
+        return {n: values[n] for n in lacking if n in values}
+    if model.kind != "jet":
         objects = Collection.from_awkward(truth, ("pt", "eta", "phi"))
-        return {"jet_iso": ak.unflatten(jet_isolation(objects, jets), objects.counts)}
+        values = {}
+        if "jet_iso" in lacking:
+            if gen_jets is None:
+                raise ValueError(f"the {model.kind} model needs jet_iso: give the events' GenJets")
+            jets = Collection.from_awkward(gen_jets, ("pt", "eta", "phi"))
+            values["jet_iso"] = jet_isolation(objects, jets)
+        if set(lacking) & set(PROMPT_NEIGHBOURS):  # from the record's prompt objects
+            prompt, _ = _prompt_from_record(record, schema)
+            values.update(prompt_isolation(objects, model.kind, prompt))
+        return {n: ak.unflatten(values[n], objects.counts) for n in lacking}
     jets = Collection.from_awkward(truth, ("pt", "eta", "phi"))
     values = {}
     if set(lacking) & set(NEIGHBOUR_INPUTS):

@@ -65,7 +65,10 @@ PAIR_COLUMNS = {
     **dict.fromkeys(
         ("electron", "muon", "photon"),
         (
-            ("pt", "eta", "phi", "mass", "charge", "pdgId", "iso", "jet_iso"),
+            (
+                "pt", "eta", "phi", "mass", "charge", "pdgId", "iso", "jet_iso", "em_iso",
+                "muon_iso",
+            ),
             ("pt", "eta", "phi", "mass", "charge"),
         ),
     ),

@@ -22,7 +22,11 @@ Definitions (GeV):
   the other visible final-state particles within Delta R < 0.4, divided by the object's pT.
   ``jet_iso``: the same idea from GenJets alone (NanoAOD keeps GenJets but prunes the particles):
   (pT of the closest GenJet within Delta R < 0.4, which contains the object, minus the object's
-  pT) over the object's pT, at least 0; 0 when no GenJet is that close.
+  pT) over the object's pT, at least 0; 0 when no GenJet is that close. ``em_iso`` / ``muon_iso``:
+  summed pT of the *other* prompt electrons and photons / prompt muons within Delta R < 0.4 over
+  the object's pT (0: none) — what of ``jet_iso`` is prompt e/gamma or mu rather than hadrons (a
+  collinear FSR photon, the other lepton of a boosted Z), which detectors' isolation treats apart
+  (:func:`prompt_isolation`).
 - **GenMET**: vector sum of the neutrinos' pT; ``ht``: scalar sum of the pT of GenJets with
   pT > 20 (no eta cut); ``njet``: their number.
 """
@@ -63,7 +67,9 @@ __all__ = [
     "NEIGHBOUR_INPUTS",
     "neighbour_context",
     "prompt_collections",
+    "PROMPT_NEIGHBOURS",
     "prompt_content",
+    "prompt_isolation",
     "prompt_objects",
     "relate_jets_and_prompt",
     "stable_particles",
@@ -78,6 +84,9 @@ TRUTH_ISO_DR = 0.4
 CONTENT_DR = 0.4
 #: Jet content column → kinds of prompt objects it sums.
 PROMPT_CONTENT = {"muon_frac": ("muon",), "em_frac": ("electron", "photon")}
+#: Prompt-neighbour column of electrons, muons and photons → kinds of the other prompt objects
+#: it sums (within CONTENT_DR), see :func:`prompt_isolation`.
+PROMPT_NEIGHBOURS = {"em_iso": ("electron", "photon"), "muon_iso": ("muon",)}
 FLAVOUR_HADRON_PT_MIN = 5.0
 FLAVOUR_DR = 0.3
 HT_JET_PT_MIN = 20.0
@@ -277,6 +286,33 @@ def prompt_content(jets: Collection, prompt: Mapping[str, Collection]) -> dict[s
     return out
 
 
+def prompt_isolation(
+    objects: Collection, kind: str, prompt: Mapping[str, Collection]
+) -> dict[str, np.ndarray]:
+    """``em_iso`` and ``muon_iso`` (see the module docstring) of ``objects``, the prompt objects
+    of ``kind`` of the same events as ``prompt`` (prompt objects by kind; pt GeV, eta, phi).
+
+    ``objects`` must be ``prompt[kind]`` row for row (the same selection): an object never counts
+    itself. ``ValueError`` when their counts per event differ.
+    """
+    own = prompt[kind]
+    if not np.array_equal(objects.counts, own.counts):
+        raise ValueError(
+            f"the {kind} objects are not the prompt {kind}s of the record: em_iso/muon_iso need "
+            "the same selection (prompt, status 1, pT > 5 GeV)"
+        )
+    rows = np.arange(len(objects), dtype=np.int64)
+    out = {}
+    for name, kinds in PROMPT_NEIGHBOURS.items():
+        total = np.zeros(len(objects))
+        for other in kinds:
+            exclude = (rows, rows) if other == kind else None
+            total += cone_sums(objects, prompt[other], dr_max=CONTENT_DR, pt_min=0.0,
+                               exclude=exclude)
+        out[name] = total / objects["pt"]
+    return out
+
+
 def prompt_collections(record: Collection, visible: Collection) -> dict[str, Collection]:
     """The prompt objects of a record by kind (``electron``, ``muon``, ``photon``)."""
     return {kind: prompt_objects(record, visible, pdg) for kind, pdg in OBJECT_PDG.items()}
@@ -285,11 +321,14 @@ def prompt_collections(record: Collection, visible: Collection) -> dict[str, Col
 def relate_jets_and_prompt(
     jets: Collection, prompt: Mapping[str, Collection]
 ) -> dict[str, Collection]:
-    """``{"jet": jets with muon_frac, em_frac; kind: prompt objects with jet_iso}``: the truth
-    inputs that relate the GenJets and the prompt objects of the same events."""
+    """``{"jet": jets with muon_frac, em_frac; kind: prompt objects with jet_iso, em_iso,
+    muon_iso}``: the truth inputs that relate the GenJets and the prompt objects of the same
+    events."""
     related = {"jet": jets.with_columns(**prompt_content(jets, prompt))}
     for kind, objects in prompt.items():
-        related[kind] = objects.with_columns(jet_iso=jet_isolation(objects, jets))
+        related[kind] = objects.with_columns(
+            jet_iso=jet_isolation(objects, jets), **prompt_isolation(objects, kind, prompt)
+        )
     return related
 
 

@@ -8,7 +8,8 @@
   the discriminant itself (what a tag head learns) when that branch exists.
 - Electrons, muons, photons: truth = prompt final-state ``GenPart`` (status 1, statusFlags isPrompt
   or isDirectPromptTauDecayProduct) of the kind's |pdgId| with pT > 5 GeV, with ``jet_iso`` from
-  the GenJets (:func:`mlsmear.generate.truth.relate_jets_and_prompt`); matched to the reco object
+  the GenJets and ``em_iso`` / ``muon_iso`` from the other prompt objects
+  (:func:`mlsmear.generate.truth.relate_jets_and_prompt`); matched to the reco object
   whose ``<Object>_genPartIdx`` points to it. A kind whose reco collection is absent from the file
   (e.g. no ``Photon_pt``) is skipped; a present collection without its link branch is an error.
 - MET: ``GenMET`` (truth) and ``MET`` (Run-3 NanoAOD v15: ``PFMET``; or another MET collection,
@@ -31,6 +32,7 @@ import pyarrow as pa
 from ..generate.matching import pair_tables
 from ..generate.truth import (
     OBJECT_PDG,
+    PROMPT_NEIGHBOURS,
     TRUTH_OBJECT_PT_MIN,
     neighbour_context,
     relate_jets_and_prompt,
@@ -164,7 +166,9 @@ def _read_file(
     }  # fmt: skip
     for kind in kinds:
         truth[kind], reco[kind], matches[kind] = _objects(kind, gen, prompt[kind], arrays, keys)
-        truth[kind] = truth[kind].with_columns(jet_iso=related[kind]["jet_iso"])
+        truth[kind] = truth[kind].with_columns(
+            **{c: related[kind][c] for c in ("jet_iso", *PROMPT_NEIGHBOURS)}
+        )
     truth["met"], reco["met"] = missing_et(
         arrays, ("GenMET_pt", "GenMET_phi"), (f"{met}_pt", f"{met}_phi"), gen_jets
     )
