@@ -1,5 +1,5 @@
 """Pairs tables as training columns: truth/reco/matched columns and default inputs of a kind,
-whole events (per-event rows, the teacher's object recoil, tag columns).
+whole events (per-event rows, the teacher's object recoil and jet claims, tag columns).
 
 The pairs format stores one table per object kind (:mod:`mlsmear.pairs`); events are tied
 together by their ``event`` identity. The MET table has one row per event, so it defines the
@@ -13,12 +13,13 @@ from collections.abc import Mapping
 import numpy as np
 import pyarrow as pa
 
+from .jet_context import CLAIMING_KINDS, object_claims
 from .kinds import kind_spec
-from .met_context import RECOIL_FIELDS, RecoilTerms, object_recoil, reference_truth
+from .met_context import RECOIL_FIELDS, ObjectTerms, object_recoil, reference_truth
 
 __all__ = [
-    "EXTRA_INPUTS", "TAG_COLUMNS", "columns_from_pairs", "default_inputs", "recoil_by_event",
-    "tag_columns", "teacher_recoil",
+    "EXTRA_INPUTS", "TAG_COLUMNS", "claims_by_event", "columns_from_pairs", "default_inputs",
+    "recoil_by_event", "tag_columns", "teacher_claims", "teacher_recoil",
 ]
 
 #: Per tag: pairs columns holding the teacher's tag, first found wins, with the tag's type.
@@ -32,54 +33,90 @@ def _column(table: pa.Table, name: str) -> np.ndarray:
     return table.column(name).to_numpy(zero_copy_only=False)
 
 
-def recoil_by_event(
-    met_events: np.ndarray, objects: Mapping[str, RecoilTerms]
-) -> tuple[np.ndarray, np.ndarray]:
-    """``(dmet_px, dmet_py)`` (GeV) of each event of ``met_events`` (identities, any order) from
-    its jets and muons (:func:`mlsmear.met_context.object_recoil`).
-
-    ``objects``: kind → :class:`~mlsmear.met_context.RecoilTerms` whose ``event`` holds event
-    *identities*; objects of events outside ``met_events`` are left out.
-    """
-    order = np.argsort(met_events, kind="stable")
-    events = met_events[order]
-    terms = {}
+def _placed(
+    events: np.ndarray, objects: Mapping[str, ObjectTerms]
+) -> dict[str, ObjectTerms]:
+    """``objects`` whose ``event`` holds identities, re-expressed with rows of the sorted unique
+    identities ``events``; objects of other events are left out."""
+    placed = {}
     for kind, t in objects.items():
         rows = np.searchsorted(events, t.event).clip(max=max(events.size - 1, 0))
         present = events[rows] == t.event if events.size else np.zeros(rows.size, bool)
         calo = None if t.calo_fraction is None else t.calo_fraction[present]
-        terms[kind] = RecoilTerms(
+        placed[kind] = ObjectTerms(
             rows[present], t.truth_pt[present], t.truth_eta[present], t.truth_phi[present],
             t.reco_pt[present], t.reco_phi[present], t.kept[present], calo,
         )
+    return placed
+
+
+def recoil_by_event(
+    met_events: np.ndarray, objects: Mapping[str, ObjectTerms]
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(dmet_px, dmet_py)`` (GeV) of each event of ``met_events`` (identities, any order) from
+    its jets and muons (:func:`mlsmear.met_context.object_recoil`).
+
+    ``objects``: kind → :class:`~mlsmear.met_context.ObjectTerms` whose ``event`` holds event
+    *identities*; objects of events outside ``met_events`` are left out.
+    """
+    order = np.argsort(met_events, kind="stable")
+    events = met_events[order]
+    terms = _placed(events, objects)
     dx, dy = object_recoil(events.size, jets=terms.get("jet"), muons=terms.get("muon"))
     out_x, out_y = np.empty_like(dx), np.empty_like(dy)
     out_x[order], out_y[order] = dx, dy
     return out_x, out_y
 
 
+def claims_by_event(
+    jet_event: np.ndarray, jet_pt: np.ndarray, jet_eta: np.ndarray, jet_phi: np.ndarray,
+    objects: Mapping[str, ObjectTerms],
+) -> dict[str, np.ndarray]:
+    """``claimed_em`` and ``claimed_muon`` (:func:`mlsmear.jet_context.object_claims`) of jets
+    given by event *identity* (``jet_event``) and kinematics (GeV), from e/μ/γ whose ``event``
+    holds identities too."""
+    events, rows = np.unique(jet_event, return_inverse=True)
+    return object_claims(events.size, rows, jet_pt, jet_eta, jet_phi, _placed(events, objects))
+
+
+def _table_terms(table: pa.Table, kind: str) -> ObjectTerms:
+    """The teacher's objects of one kind's pairs table (``event`` = identities; jets: the
+    calorimeter share 1 − ``truth_muon_frac`` when the table has it)."""
+    calo = None
+    if kind == "jet" and "truth_muon_frac" in table.column_names:
+        calo = 1.0 - _column(table, "truth_muon_frac").astype(np.float64)
+    return ObjectTerms(
+        event=_column(table, "event"),
+        truth_pt=_column(table, "truth_pt").astype(np.float64),
+        truth_eta=_column(table, "truth_eta").astype(np.float64),
+        truth_phi=_column(table, "truth_phi").astype(np.float64),
+        reco_pt=_column(table, "reco_pt").astype(np.float64),
+        reco_phi=_column(table, "reco_phi").astype(np.float64),
+        kept=_column(table, "matched").astype(bool),
+        calo_fraction=calo,
+    )
+
+
 def teacher_recoil(tables: Mapping[str, pa.Table]) -> tuple[np.ndarray, np.ndarray]:
     """``(dmet_px, dmet_py)`` (GeV) of every row of ``tables["met"]`` from the teacher's
     reconstructed jets and muons (:func:`recoil_by_event`)."""
-    objects = {}
-    for kind in ("jet", "muon"):
-        if kind not in tables:
-            continue
-        table = tables[kind]
-        calo = None
-        if kind == "jet" and "truth_muon_frac" in table.column_names:
-            calo = 1.0 - _column(table, "truth_muon_frac").astype(np.float64)
-        objects[kind] = RecoilTerms(
-            event=_column(table, "event"),
-            truth_pt=_column(table, "truth_pt").astype(np.float64),
-            truth_eta=_column(table, "truth_eta").astype(np.float64),
-            truth_phi=_column(table, "truth_phi").astype(np.float64),
-            reco_pt=_column(table, "reco_pt").astype(np.float64),
-            reco_phi=_column(table, "reco_phi").astype(np.float64),
-            kept=_column(table, "matched").astype(bool),
-            calo_fraction=calo,
-        )
+    objects = {kind: _table_terms(tables[kind], kind) for kind in ("jet", "muon") if kind in tables}
     return recoil_by_event(_column(tables["met"], "event"), objects)
+
+
+def teacher_claims(tables: Mapping[str, pa.Table]) -> dict[str, np.ndarray]:
+    """``claimed_em`` and ``claimed_muon`` of every row of ``tables["jet"]`` from the teacher's
+    reconstructed electrons, muons and photons (:func:`claims_by_event`); ``ValueError`` when
+    the tables lack one of those kinds."""
+    missing = [k for k in CLAIMING_KINDS if k not in tables]
+    if missing:
+        raise ValueError(f"jets that follow the reconstructed e/γ/μ need {missing} pairs too")
+    jets = tables["jet"]
+    objects = {kind: _table_terms(tables[kind], kind) for kind in CLAIMING_KINDS}
+    return claims_by_event(
+        _column(jets, "event"), *(_column(jets, f"truth_{c}").astype(np.float64)
+                                  for c in ("pt", "eta", "phi")), objects,
+    )
 
 
 def tag_columns(table: pa.Table) -> tuple[dict[str, np.ndarray], dict[str, str]]:

@@ -35,9 +35,10 @@ __all__ = [
     "MUON_TRACKER_ETA",
     "RECOIL_FIELDS",
     "REFERENCE",
-    "RecoilTerms",
+    "ObjectTerms",
     "derived_names",
     "object_recoil",
+    "object_terms",
     "reference_truth",
     "smeared_recoil",
     "uses_objects",
@@ -54,8 +55,9 @@ _DERIVED = ("genmet", "dmet")
 
 
 @dataclass(frozen=True)
-class RecoilTerms:
-    """Flat objects of one kind entering :func:`object_recoil`.
+class ObjectTerms:
+    """Flat objects of one kind entering :func:`object_recoil` (and the jets' claims,
+    :func:`mlsmear.jet_context.object_claims`).
 
     Arguments:
         event: row of each object's event (0 … n_events − 1).
@@ -83,7 +85,7 @@ def _sum(event: np.ndarray, pt: np.ndarray, phi: np.ndarray, n_events: int) -> n
 
 
 def object_recoil(
-    n_events: int, *, jets: RecoilTerms | None = None, muons: RecoilTerms | None = None
+    n_events: int, *, jets: ObjectTerms | None = None, muons: ObjectTerms | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """``(dmet_px, dmet_py)`` per event: the vector D of the module docstring (GeV)."""
     total = np.zeros((2, n_events))
@@ -128,8 +130,11 @@ def derived_names() -> tuple[str, ...]:
     return _DERIVED
 
 
-def _terms(truth: ak.Array, reco: ak.Array, *, calo_field: str | None) -> RecoilTerms:
-    """Recoil terms of one kind: every truth object, kept where a smeared object points at it."""
+def object_terms(truth: ak.Array, reco: ak.Array, *, calo_field: str | None = None) -> ObjectTerms:
+    """The terms of one kind: every truth object (jagged plain records, ``pt`` GeV, ``eta``,
+    ``phi``), kept where an object of ``reco`` (the :func:`mlsmear.smear` output of it, with
+    ``truth_index``) points at it; ``calo_field``: the truth field whose complement is the
+    calorimeter share (None: all of it)."""
     counts = ak.to_numpy(ak.num(truth, axis=1)).astype(np.int64)
     offsets = np.concatenate([[0], np.cumsum(counts)])
     event = np.repeat(np.arange(counts.size), counts)
@@ -144,7 +149,7 @@ def _terms(truth: ak.Array, reco: ak.Array, *, calo_field: str | None) -> Recoil
     calo = None
     if calo_field is not None and calo_field in ak.fields(truth):
         calo = 1.0 - ak.to_numpy(ak.flatten(truth[calo_field])).astype(np.float64)
-    return RecoilTerms(
+    return ObjectTerms(
         event, flat["pt"], flat["eta"], flat["phi"], reco_pt, reco_phi, kept, calo_fraction=calo
     )
 
@@ -162,7 +167,9 @@ def smeared_recoil(
     """
     n_events = len(next(iter(truth.values())))
     terms = {
-        kind: _terms(truth[kind], reco[kind], calo_field="muon_frac" if kind == "jet" else None)
+        kind: object_terms(
+            truth[kind], reco[kind], calo_field="muon_frac" if kind == "jet" else None
+        )
         for kind in ("jet", "muon") if kind in truth and kind in reco
     }
     return object_recoil(n_events, jets=terms.get("jet"), muons=terms.get("muon"))

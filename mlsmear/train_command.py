@@ -9,7 +9,14 @@ from pathlib import Path
 
 import numpy as np
 
-from .event_pairs import columns_from_pairs, default_inputs, tag_columns, teacher_recoil
+from .event_pairs import (
+    columns_from_pairs,
+    default_inputs,
+    tag_columns,
+    teacher_claims,
+    teacher_recoil,
+)
+from .jet_context import CLAIM_FIELDS
 from .kinds import KINDS, kind_spec
 from .met_context import REFERENCE
 from .model import PRECISIONS
@@ -78,6 +85,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "GenMET alone",
     )
     parser.add_argument(
+        "--jets-with-objects", action="store_true",
+        help="jets: also read claimed_em / claimed_muon, the reconstructed e/γ and μ inside "
+        "each GenJet (the detector's overlap removal; needs electron, muon and photon pairs in "
+        "the sources; smearing then samples them before the jets; see docs/whole-events.md)",
+    )
+    parser.add_argument(
         "--met", default="auto",
         help="NanoAOD reco MET collection: auto (MET, else Run-3 PFMET), or e.g. PuppiMET",
     )
@@ -133,6 +146,10 @@ def run(args: argparse.Namespace) -> int:
         recoil = teacher_recoil({**tables, "met": table})
         card["reference"] = REFERENCE
     truth, reco, matched = columns_from_pairs(args.kind, table, recoil)
+    inputs = default_inputs(args.kind, truth)
+    if args.kind == "jet" and args.jets_with_objects:
+        truth.update(teacher_claims({**tables, "jet": table}))
+        inputs += [(f, "quantile") for f in CLAIM_FIELDS]
     tag_types = tag_columns(table)[1] if args.kind == "jet" and not args.no_tags else {}
     thresholds = {}
     if kind_spec(args.kind).has_efficiency:
@@ -145,7 +162,7 @@ def run(args: argparse.Namespace) -> int:
         progress=not args.no_progress,
     )
     model = fit_model(
-        args.kind, truth, reco, matched, inputs=default_inputs(args.kind, truth),
+        args.kind, truth, reco, matched, inputs=inputs,
         thresholds=thresholds, config=config, card=card, tag_types=tag_types,
     )
     model = dataclasses.replace(model, precision=args.precision)

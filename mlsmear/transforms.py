@@ -4,7 +4,9 @@
 transform      network input                                                         columns
 =============  ====================================================================  =========
 ``quantile``   empirical CDF of the training values (quantile flattening), mapped to   1
-               [−1, 1] (centred inputs train much faster than [0, 1])
+               [−1, 1] (centred inputs train much faster than [0, 1]); a value held
+               by many objects (0 for isolated leptons) takes one knot, so the rest
+               spread over the whole range
 ``periodic``   sin and cos of the angle (rad)                                          2
 ``onehot``     one column per known category (e.g. hadron flavour 0, 4, 5)             n
 =============  ====================================================================  =========
@@ -79,8 +81,8 @@ class InputFeature:
     def fit(cls, name: str, transform: str, values: np.ndarray) -> InputFeature:
         """Fit the feature's map on training values."""
         values = np.asarray(values, dtype=np.float64)
-        if transform == "quantile":
-            knots = np.quantile(values, np.linspace(0.0, 1.0, _N_QUANTILE_KNOTS))
+        if transform == "quantile":  # repeated knots would waste the range on a point mass
+            knots = np.unique(np.quantile(values, np.linspace(0.0, 1.0, _N_QUANTILE_KNOTS)))
         elif transform == "onehot":
             knots = np.unique(values)
         else:

@@ -1,11 +1,14 @@
-"""Smear whole events: the objects first, then MET from what was sampled.
+"""Smear whole events: e, μ, γ, then the jets that follow them, then MET from what was sampled.
 
-:func:`smear_event` smears every object kind of a bundle with :func:`mlsmear.smear`, then, for a
-MET model with object context (:mod:`mlsmear.met_context`), computes each event's recoil D from
-the sampled jets and muons (:func:`~mlsmear.met_context.smeared_recoil`) and smears MET around
-GenMET + D. Every draw stays a counter-based function of (seed, event, object, quantity, draw),
-so the objects are the same as those of separate ``smear()`` calls with the same seed, and the
-result does not depend on how the events are split into chunks.
+:func:`smear_event` smears every object kind of a bundle with :func:`mlsmear.smear` in
+:data:`~mlsmear.context.SMEAR_ORDER`. A jet model with object context (:mod:`mlsmear.jet_context`)
+gets the claims of the sampled electrons, muons and photons
+(:func:`~mlsmear.jet_context.smeared_claims`); a MET model with object context
+(:mod:`mlsmear.met_context`) the recoil D of the sampled jets and muons
+(:func:`~mlsmear.met_context.smeared_recoil`), and smears MET around GenMET + D. Every draw stays
+a counter-based function of (seed, event, object, quantity, draw), so the objects are the same as
+those of separate ``smear()`` calls with the same seed and inputs, and the result does not depend
+on how the events are split into chunks.
 """
 
 from __future__ import annotations
@@ -15,7 +18,9 @@ from typing import Any
 
 import awkward as ak
 
-from .met_context import RECOIL_FIELDS, smeared_recoil, uses_objects
+from .context import context_kinds, needed_kinds
+from .jet_context import smeared_claims
+from .met_context import RECOIL_FIELDS, smeared_recoil
 from .model import Bundle
 from .smear import smear
 
@@ -32,7 +37,7 @@ def smear_event(
     device: str = "cpu",
     sample_id: str | int | None = None,
 ) -> dict[str, ak.Array]:
-    """Reco collections by kind of plain-array truth events (objects first, then MET).
+    """Reco collections by kind of plain-array truth events (e/μ/γ, jets, then MET).
 
     Arguments:
         truth: truth collections by kind (jagged records; ``met`` one record per event with
@@ -41,29 +46,29 @@ def smear_event(
             ``truth`` the bundle has).
         seed, event_id, device, sample_id: as for :func:`mlsmear.smear`.
 
-    A MET model with object context needs the bundle's jet and muon models and the truth jets
-    and muons: they are smeared even when not asked for (the same objects ``smear`` gives).
+    A model with object context needs the models and truth of the kinds it follows (MET: jets
+    and muons; jets: electrons, muons and photons): they are smeared even when not asked for (the
+    same objects ``smear`` gives). ``ValueError`` when one is missing.
     """
     wanted = [k for k in (kinds or truth) if k in bundle]
-    needed = set(wanted)
-    met_objects = "met" in wanted and uses_objects(bundle["met"].card)
-    if met_objects:
-        missing = [k for k in ("jet", "muon") if k not in truth or k not in bundle]
-        if missing:
-            raise ValueError(
-                f"the MET model follows the sampled objects and needs {missing} truth and models"
-            )
-        needed |= {"jet", "muon"}
+    needed = needed_kinds(bundle, wanted)
+    missing = [k for k in needed if k not in truth]
+    if missing:
+        raise ValueError(
+            f"the models follow the sampled {missing} too: give their truth collections "
+            "(empty ones where the events have none)"
+        )
     options = dict(seed=seed, event_id=event_id, device=device, sample_id=sample_id)
-    reco = {
-        kind: smear(truth[kind], model=bundle[kind], kind=kind, **options)
-        for kind in truth if kind in needed and kind != "met"
-    }
-    if "met" in needed:
-        record = truth["met"]
-        if met_objects:
-            dx, dy = smeared_recoil(truth, reco)
-            for name, values in zip(RECOIL_FIELDS, (dx, dy), strict=True):
+    reco: dict[str, ak.Array] = {}
+    for kind in needed:
+        record = truth[kind]
+        followed = context_kinds(bundle[kind])
+        if followed:
+            context = (
+                dict(zip(RECOIL_FIELDS, smeared_recoil(truth, reco), strict=True))
+                if kind == "met" else smeared_claims(truth, reco)
+            )
+            for name, values in context.items():
                 record = ak.with_field(record, values, name)
-        reco["met"] = smear(record, model=bundle["met"], kind="met", **options)
+        reco[kind] = smear(record, model=bundle[kind], kind=kind, **options)
     return {kind: reco[kind] for kind in wanted}

@@ -14,7 +14,7 @@ from mlsmear.generate.truth import ACTIVITY_DR, neighbour_context
 from mlsmear.met_context import (
     MUON_TRACKER_ETA,
     REFERENCE,
-    RecoilTerms,
+    ObjectTerms,
     object_recoil,
     reference_truth,
 )
@@ -64,12 +64,12 @@ def test_object_recoil_follows_mismeasured_jets_and_unseen_muons():
     # event 0: a 100 GeV jet along x measured at 80 GeV -> MET moves by +20 GeV along x;
     # event 1: a muon beyond the tracker (lost) -> its 50 GeV along y become MET; a lost muon
     # inside the tracker leaves its track: nothing; event 2: a lost jet: nothing.
-    jets = RecoilTerms(
+    jets = ObjectTerms(
         event=np.array([0, 2]), truth_pt=np.array([100.0, 40.0]), truth_eta=np.zeros(2),
         truth_phi=np.zeros(2), reco_pt=np.array([80.0, np.nan]), reco_phi=np.array([0.0, np.nan]),
         kept=np.array([True, False]),
     )
-    muons = RecoilTerms(
+    muons = ObjectTerms(
         event=np.array([1, 1]), truth_pt=np.array([50.0, 30.0]),
         truth_eta=np.array([MUON_TRACKER_ETA + 0.1, 0.0]), truth_phi=np.array([np.pi / 2, 0.0]),
         reco_pt=np.full(2, np.nan), reco_phi=np.full(2, np.nan), kept=np.zeros(2, bool),
@@ -136,7 +136,7 @@ def _met_events(n_events: int, rng: np.random.Generator):
     genmet = {"pt": rng.exponential(20.0, n_events), "phi": rng.uniform(-np.pi, np.pi, n_events),
               "ht": ak.to_numpy(ak.sum(jets.pt, axis=1)), "njet": np.full(n_events, 2.0)}
     event = np.repeat(np.arange(n_events), 2)
-    terms = RecoilTerms(event, truth["pt"], truth["eta"], truth["phi"], reco["pt"], reco["phi"],
+    terms = ObjectTerms(event, truth["pt"], truth["eta"], truth["phi"], reco["pt"], reco["phi"],
                         matched)
     dx, dy = object_recoil(n_events, jets=terms)
     px = genmet["pt"] * np.cos(genmet["phi"]) + dx + rng.normal(0, 2.0, n_events)
@@ -172,7 +172,7 @@ def test_met_follows_the_sampled_jets(object_met_bundle):
     events = {"jet": ak.unflatten(ak.zip(truth), np.full(10_000, 2)),
               "muon": ak.unflatten(no_muons, np.zeros(10_000, np.int64)),
               "met": ak.zip(genmet)}
-    with pytest.raises(ValueError, match="needs"):
+    with pytest.raises(ValueError, match="follow the sampled"):
         smear_event({k: events[k] for k in ("jet", "met")}, bundle=bundle, seed=4)
     out = smear_event(events, bundle=bundle, seed=4, kinds=["jet", "met"])
     jets = out["jet"]

@@ -7,6 +7,7 @@ runs the same code on the same rows and gives the same numbers.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ import numpy as np
 
 from ..columnar import resolve_model, smear_columnar
 from ..identity import fold_sample
+from ..jet_context import smeared_claims
 from ..met_context import RECOIL_FIELDS, smeared_recoil
 from ..model import Bundle, KindModel
 from ..options import SmearOptions
@@ -67,9 +69,9 @@ class ChunkSpec:
             :func:`smear_chunk` (None: no record).
         sample: the sample key folded into the run of every event (see :mod:`mlsmear.identity`;
             0: none); precision: evaluation precision (None: the model card's).
-        objects: for a MET model with object context (:mod:`mlsmear.met_context`), the specs of
-            the jet and muon chunks whose sampled objects MET follows (their arrays are passed
-            to :func:`smear_chunk` after the MET's own).
+        objects: for a model with object context (:mod:`mlsmear.context`), the specs of the
+            chunks whose sampled objects it follows (MET: jets and muons; jets: e, μ, γ; their
+            arrays are passed to :func:`smear_chunk` after the model's own, depth first).
     """
 
     model: ModelRef
@@ -109,34 +111,35 @@ def smear_chunk(
             model's prompt content and Delphes ``hadronFlavour``, the e/μ/γ models' ``em_iso``
             and ``muon_iso``.
         object_arrays: per spec of ``spec.objects``, its ``rows``, ``gen_jets`` and ``record``
-            (same events, same identity).
+            (same events, same identity), each followed by those of the kinds it follows.
     """
     if spec.sample:
         run = fold_sample(np.zeros(len(rows), np.int64) if run is None else ak.to_numpy(run),
                           spec.sample)
-    extra = {}
-    if spec.objects:
-        truths, recos = {}, {}
-        for k, sub in enumerate(spec.objects):
-            sub_rows, sub_jets, sub_record = object_arrays[3 * k : 3 * k + 3]
-            truths[sub.kind], recos[sub.kind] = _smeared(
-                sub, sub_rows, run, lumi, event, sub_jets, sub_record
-            )
-        extra = dict(zip(RECOIL_FIELDS, smeared_recoil(truths, recos), strict=True))
-    truth, smeared = _smeared(spec, rows, run, lumi, event, gen_jets, record, extra)
+    truth, smeared = _smeared(spec, rows, run, lumi, event, gen_jets, record, iter(object_arrays))
     return spec.form.build(smeared, truth, source_counts)
 
 
 def _smeared(
     spec: ChunkSpec, rows: ak.Array, run: Any, lumi: Any, event: Any,
-    gen_jets: ak.Array | None, record: ak.Array | None, extra: dict | None = None,
+    gen_jets: ak.Array | None, record: ak.Array | None, object_arrays: Iterator[Any],
 ) -> tuple[ak.Array, ak.Array]:
     """The chunk's truth objects (with the inputs derived for them as fields) and the engine's
-    plain output for them (run already holds the sample key)."""
+    plain output for them (run already holds the sample key). The kinds ``spec`` follows are
+    smeared first, from ``object_arrays`` (depth first: rows, gen_jets, record, then theirs)."""
+    truths, recos = {}, {}
+    for sub in spec.objects:
+        sub_rows, sub_jets, sub_record = (next(object_arrays) for _ in range(3))
+        truths[sub.kind], recos[sub.kind] = _smeared(
+            sub, sub_rows, run, lumi, event, sub_jets, sub_record, object_arrays
+        )
     truth = spec.selection.apply(rows)
     model = spec.model.kind_model(spec.kind)
     derived = derived_inputs(model, truth, gen_jets, record, spec.record_schema)
-    derived.update(extra or {})
+    if spec.objects and spec.kind == "met":
+        derived.update(zip(RECOIL_FIELDS, smeared_recoil(truths, recos), strict=True))
+    elif spec.objects:
+        derived.update(smeared_claims({**truths, "jet": truth}, recos))
     options = SmearOptions(
         seed=spec.seed, event_id=(run, lumi, event), device=spec.device,
         batch_size=spec.batch_size, extra=derived, precision=spec.precision,

@@ -16,8 +16,8 @@ from typing import Any
 import awkward as ak
 
 from ..columnar import infer_kind
+from ..context import context_fields, context_kinds
 from ..identity import event_identity, events_of, identity_columns, sample_key_for
-from ..met_context import RECOIL_FIELDS, uses_objects
 from ..model import Bundle, KindModel
 from ..options import SmearOptions
 from .chunk import ChunkCall, ChunkSpec, ModelRef
@@ -121,7 +121,8 @@ def _plan(
     collection: Any, ref: ModelRef, kind: str | None, options: SmearOptions
 ) -> tuple[ChunkCall, tuple[Any, ...], Any, bool]:
     """The chunk function and its arguments for a collection (see :func:`smear_collection`);
-    for a MET model with object context also the jet and muon chunks it follows."""
+    for a model with object context also the chunks of the kinds it follows (MET: jets and
+    muons; jets: electrons, muons, photons), recursively."""
     lazy = _is_lazy(collection)
     meta = collection._meta if lazy else collection
     events = events_of(meta.attrs)
@@ -156,18 +157,21 @@ def _plan(
     sample = sample_key_for(meta, event_id, options.sample_id, lazy=lazy)
     form = OutputForm(schema.name, schema.target(kind), link) if schema else OutputForm()
     objects, object_args = [], []
-    if kind == "met" and uses_objects(kind_model.card) and not set(RECOIL_FIELDS) <= set(columns):
+    followed = context_kinds(kind_model)
+    if followed and not set(context_fields(kind_model)) <= set(columns):
         if events is None or schema is None:
             raise ValueError(
-                "this MET model follows the sampled jets and muons: smear NanoAOD or Delphes "
-                "events (mlsmear.smear_events, or smear(events.GenMET)), or give a plain MET "
-                f"record with {list(RECOIL_FIELDS)} (mlsmear.whole_event.smear_event)"
+                f"this {kind} model follows the sampled {list(followed)}: smear NanoAOD or "
+                "Delphes events (mlsmear.smear_events, or smear(events.<collection>)), or give "
+                f"plain records with {list(context_fields(kind_model))} "
+                "(mlsmear.whole_event.smear_event)"
             )
-        for sub_kind in ("jet", "muon"):
+        for sub_kind in followed:
             source = schema.target(sub_kind).source
             sub_call, sub_args, _, _ = _plan(events[source], ref, sub_kind, options)
             objects.append(sub_call.spec)
-            object_args += [sub_args[0], sub_args[5], sub_args[6]]  # rows, gen_jets, record
+            # rows, gen_jets, record, then the arrays of the kinds it follows in turn
+            object_args += [sub_args[0], sub_args[5], sub_args[6], *sub_args[7:]]
     call = ChunkCall(ChunkSpec(
         ref, kind, options.seed, str(options.device), options.batch_size, selection, form,
         schema.name if record is not None and schema is not None else None, sample,

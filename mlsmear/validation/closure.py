@@ -26,7 +26,7 @@ import pyarrow as pa
 import vector
 
 from ..event_pairs import recoil_by_event
-from ..met_context import RecoilTerms
+from ..met_context import ObjectTerms
 from ..pairs import RECO_ONLY
 from .sampling import KindSample, Reco
 
@@ -142,7 +142,7 @@ def learnt_recoil(
         calo = None
         if kind == "jet" and "muon_frac" in sample.truth:
             calo = 1.0 - sample.truth["muon_frac"]
-        objects[kind] = RecoilTerms(
+        objects[kind] = ObjectTerms(
             sample.event, sample.truth["pt"], sample.truth["eta"], sample.truth["phi"],
             reco.values["pt"], reco.values["phi"], reco.reconstructed, calo,
         )

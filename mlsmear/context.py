@@ -1,0 +1,54 @@
+"""Which sampled objects a model follows, and the order that makes them available.
+
+Two kinds of model read other objects' *sampled* reco: a MET model with object context follows the
+jets and muons (:mod:`mlsmear.met_context`), a jet model with object context the electrons, muons
+and photons (:mod:`mlsmear.jet_context`). Smearing a whole event therefore goes e, μ, γ, then jets,
+then MET (:data:`SMEAR_ORDER`); :func:`needed_kinds` closes a request over these dependencies.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from .jet_context import CLAIM_FIELDS, CLAIMING_KINDS, uses_claims
+from .met_context import RECOIL_FIELDS, uses_objects
+from .model import KindModel
+
+__all__ = ["SMEAR_ORDER", "context_fields", "context_kinds", "needed_kinds"]
+
+#: Kinds in the order whole events are smeared: each after the kinds it may follow.
+SMEAR_ORDER = ("electron", "muon", "photon", "jet", "met")
+
+
+def context_kinds(model: KindModel) -> tuple[str, ...]:
+    """The kinds whose sampled objects ``model`` reads (empty for a model of truth alone)."""
+    if model.kind == "met" and uses_objects(model.card):
+        return ("jet", "muon")
+    if model.kind == "jet" and uses_claims(model.input_fields):
+        return CLAIMING_KINDS
+    return ()
+
+
+def context_fields(model: KindModel) -> tuple[str, ...]:
+    """The truth fields that carry what ``model`` reads of the sampled objects (MET: the recoil
+    D; jets: the claims), empty for a model of truth alone."""
+    if not context_kinds(model):
+        return ()
+    return RECOIL_FIELDS if model.kind == "met" else CLAIM_FIELDS
+
+
+def needed_kinds(models: Mapping[str, KindModel], wanted: Iterable[str]) -> list[str]:
+    """``wanted`` and every kind they follow, directly or not, in :data:`SMEAR_ORDER`.
+
+    ``ValueError`` naming a followed kind ``models`` has no model for.
+    """
+    needed, todo = set(), list(wanted)
+    while todo:
+        kind = todo.pop()
+        if kind in needed:
+            continue
+        if kind not in models:
+            raise ValueError(f"no {kind} model, and it is needed (followed by another model)")
+        needed.add(kind)
+        todo += context_kinds(models[kind])
+    return [k for k in SMEAR_ORDER if k in needed]
