@@ -17,7 +17,7 @@ import awkward as ak
 import numpy as np
 import vector
 
-from .counter_random import event_keys
+from .counter_random import event_keys, kind_keys
 from .engine import sample_reco
 from .identity import event_identity, fold_sample, sample_key_for
 from .kinds import COFFEA_TRUTH, DERIVED_INPUTS, kind_spec
@@ -312,7 +312,7 @@ def smear_columnar(truth: ak.Array, model: KindModel, options: SmearOptions) -> 
     checks.warn_out_of_range()
     run, lumi, event = event_identity(truth, event_id)
     run = fold_sample(run, sample_key_for(truth, event_id, options.sample_id))
-    event_key = event_keys(options.seed, run, lumi, event)
+    event_key = kind_keys(event_keys(options.seed, run, lumi, event), kind_model.kind)
     n = int(offsets[-1])
     if spec.per_event:
         out = {"pt": np.empty(n), "phi": np.empty(n)}

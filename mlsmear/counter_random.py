@@ -6,8 +6,11 @@ finaliser; it is written once (:func:`_make_mix64`) and instantiated for numba (
 arithmetic) and for torch (``int64`` with two's-complement wrap and a logical right shift), so the
 CPU and CUDA paths draw bit-identical uniforms.
 
-Key layout: ``event_key = mix(mix(mix(mix(seed) ^ run) ^ lumi) ^ event)``; the uniform of draw
-``d`` of quantity ``q`` of object ``i`` is ``unit(mix(event_key ^ mix((i << 16) | (q << 8) | d)))``.
+Key layout: ``event_key = mix(mix(mix(mix(seed) ^ run) ^ lumi) ^ event)``; each object kind
+draws from its own stream, ``key = mix(event_key ^ stream)`` (:data:`KIND_STREAMS`; jets, stream
+0, use ``event_key`` itself), so that the jet and the electron of the same index in an event
+never share a number; the uniform of draw ``d`` of quantity ``q`` of object ``i`` is
+``unit(mix(key ^ mix((i << 16) | (q << 8) | d)))``.
 """
 
 from __future__ import annotations
@@ -19,7 +22,9 @@ import numpy as np
 import torch
 
 __all__ = [
+    "KIND_STREAMS",
     "event_keys",
+    "kind_keys",
     "object_uniforms",
     "uniform_nb",
     "event_keys_torch",
@@ -30,6 +35,8 @@ _GOLDEN = 0x9E3779B97F4A7C15
 _MUL1 = 0xBF58476D1CE4E5B9
 _MUL2 = 0x94D049BB133111EB
 _TO_UNIT = 2.0**-53
+#: Random stream of each object kind (module docstring).
+KIND_STREAMS = {"jet": 0, "electron": 1, "muon": 2, "photon": 3, "met": 4}
 
 
 def _make_mix64(shr: Callable, const: Callable) -> Callable:
@@ -85,6 +92,12 @@ def _event_keys_nb(seed, run, lumi, event, out):
 
 
 @numba.njit(cache=True)
+def _kind_keys_nb(keys, stream, out):
+    for i in range(out.size):
+        out[i] = _mix64_nb(keys[i] ^ stream)
+
+
+@numba.njit(cache=True)
 def _object_uniforms_nb(keys, index, quantity, draw, out):
     for i in range(out.size):
         out[i] = uniform_nb(keys[i], index[i], quantity, draw)
@@ -99,6 +112,16 @@ def event_keys(seed: int, run: np.ndarray, lumi: np.ndarray, event: np.ndarray) 
     run, lumi, event = _as_u64(run), _as_u64(lumi), _as_u64(event)
     out = np.empty(event.size, dtype=np.uint64)
     _event_keys_nb(np.uint64(seed & 0xFFFFFFFFFFFFFFFF), run, lumi, event, out)
+    return out
+
+
+def kind_keys(keys: np.ndarray, kind: str) -> np.ndarray:
+    """The keys of ``kind``'s stream (``uint64``) from event keys (:func:`event_keys`)."""
+    stream = KIND_STREAMS[kind]
+    if stream == 0:
+        return keys
+    out = np.empty(len(keys), dtype=np.uint64)
+    _kind_keys_nb(_as_u64(keys), np.uint64(stream), out)
     return out
 
 

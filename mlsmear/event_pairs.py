@@ -19,7 +19,7 @@ from .met_context import RECOIL_FIELDS, ObjectTerms, object_recoil, reference_tr
 
 __all__ = [
     "EXTRA_INPUTS", "TAG_COLUMNS", "claims_by_event", "columns_from_pairs", "default_inputs",
-    "recoil_by_event", "tag_columns", "teacher_claims", "teacher_recoil",
+    "recoil_by_event", "tag_columns", "teacher_claims", "teacher_recoil", "training_columns",
 ]
 
 #: Per tag: pairs columns holding the teacher's tag, first found wins, with the tag's type.
@@ -181,6 +181,25 @@ def columns_from_pairs(
     if kind == "jet":
         reco.update(tag_columns(table)[0])
     return truth, reco, table.column("matched").to_numpy().astype(bool)
+
+
+def training_columns(
+    kind: str, tables: Mapping[str, pa.Table], table: pa.Table, *, follow_objects: bool = False
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], np.ndarray]:
+    """:func:`columns_from_pairs` of ``table`` (rows of ``tables[kind]``); with
+    ``follow_objects`` the truth columns also hold what a model with object context reads of the
+    teacher's objects in ``tables``: MET the recoil (:func:`teacher_recoil`), jets the claims
+    (:func:`teacher_claims`)."""
+    follow_met = follow_objects and kind == "met"
+    if follow_met:
+        missing = sorted({"jet", "muon"} - set(tables))
+        if missing:
+            raise ValueError(f"MET that follows the objects needs {missing} pairs too")
+    recoil = teacher_recoil({**tables, "met": table}) if follow_met else None
+    truth, reco, matched = columns_from_pairs(kind, table, recoil)
+    if follow_objects and kind == "jet":
+        truth.update(teacher_claims({**tables, "jet": table}))
+    return truth, reco, matched
 
 
 def default_inputs(kind: str, truth: Mapping[str, np.ndarray]) -> list[tuple[str, str]]:

@@ -9,13 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .event_pairs import (
-    columns_from_pairs,
-    default_inputs,
-    tag_columns,
-    teacher_claims,
-    teacher_recoil,
-)
+from .event_pairs import default_inputs, tag_columns, training_columns
 from .jet_context import CLAIM_FIELDS
 from .kinds import KINDS, kind_spec
 from .met_context import REFERENCE
@@ -137,18 +131,15 @@ def run(args: argparse.Namespace) -> int:
     table = tables[args.kind]
     if args.max_objects and len(table) > args.max_objects:
         table = table.slice(0, args.max_objects)
-    recoil = None
     card = _provenance(list(args.pairs), len(table))
-    if args.kind == "met" and args.met_with_objects:
-        missing = sorted({"jet", "muon"} - set(tables))
-        if missing:
-            raise ValueError(f"--met-with-objects needs {missing} pairs in the sources")
-        recoil = teacher_recoil({**tables, "met": table})
+    follow = (args.kind == "met" and args.met_with_objects) or (
+        args.kind == "jet" and args.jets_with_objects
+    )
+    if args.kind == "met" and follow:
         card["reference"] = REFERENCE
-    truth, reco, matched = columns_from_pairs(args.kind, table, recoil)
+    truth, reco, matched = training_columns(args.kind, tables, table, follow_objects=follow)
     inputs = default_inputs(args.kind, truth)
-    if args.kind == "jet" and args.jets_with_objects:
-        truth.update(teacher_claims({**tables, "jet": table}))
+    if args.kind == "jet" and follow:
         inputs += [(f, "quantile") for f in CLAIM_FIELDS]
     tag_types = tag_columns(table)[1] if args.kind == "jet" and not args.no_tags else {}
     thresholds = {}

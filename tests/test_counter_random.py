@@ -6,8 +6,10 @@ import numpy as np
 import torch
 
 from mlsmear.counter_random import (
+    KIND_STREAMS,
     event_keys,
     event_keys_torch,
+    kind_keys,
     object_uniforms,
     object_uniforms_torch,
 )
@@ -42,6 +44,20 @@ def test_uniforms_are_uniform_and_independent_of_coordinates():
     assert chi2 < 43.8  # χ² with 19 dof: p = 0.001
     assert abs(np.corrcoef(u0, u1)[0, 1]) < 4 / np.sqrt(n)
     assert u0.min() >= 0.0 and u0.max() < 1.0
+
+
+def test_kinds_draw_independent_streams():
+    """The jet and the electron (muon, photon, MET) of the same index in an event never share a
+    number: their uniforms are uncorrelated; jets keep the event key itself."""
+    _, keys = _keys(200_000)
+    index = np.zeros(200_000, dtype=np.int64)
+    assert kind_keys(keys, "jet") is keys
+    uniforms = {k: object_uniforms(kind_keys(keys, k), index, 0, 0) for k in KIND_STREAMS}
+    n = keys.size
+    for a in KIND_STREAMS:
+        for b in KIND_STREAMS:
+            if a < b:
+                assert abs(np.corrcoef(uniforms[a], uniforms[b])[0, 1]) < 4 / np.sqrt(n), (a, b)
 
 
 def test_event_key_depends_on_every_coordinate():

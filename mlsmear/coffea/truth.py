@@ -44,6 +44,7 @@ from ..generate.truth import (
     prompt_objects,
     visible_particles,
 )
+from ..jet_context import CLAIM_FIELDS
 from ..met_context import RECOIL_FIELDS
 from ..model import KindModel
 from ..readers.delphes import delphes_hadron_flavour, delphes_record
@@ -65,9 +66,12 @@ _DELPHES_NAMES = {"pid": "PID", "mother1": "M1", "status": "Status", "charge": "
 _DELPHES_RECORD = ("pid", "mother1", "status", "pt", "eta", "phi", "mass", "charge")
 _NANOAOD_RECORD = ("pdgId", "status", "statusFlags")
 _NANOAOD_PROMPT = (*_NANOAOD_RECORD, "pt", "eta", "phi")
-#: Inputs :func:`derived_inputs` can compute when the truth collection lacks them.
+#: What the chunk's sampled objects give a model with object context (mlsmear.coffea.chunk).
+_FROM_SAMPLED = (*RECOIL_FIELDS, *CLAIM_FIELDS)
+#: Inputs the chunk computes when the truth collection lacks them (:func:`derived_inputs`, and
+#: the sampled objects' context).
 _DERIVED: dict[str, tuple[str, ...]] = {
-    "jet": NEIGHBOUR_INPUTS, "met": ("ht", "njet", *RECOIL_FIELDS),
+    "jet": (*NEIGHBOUR_INPUTS, *CLAIM_FIELDS), "met": ("ht", "njet", *RECOIL_FIELDS),
     **dict.fromkeys(("electron", "muon", "photon"), ("jet_iso",)),
 }
 #: ... and those it computes from the generator record of each schema.
@@ -217,7 +221,7 @@ def derived_inputs(
         schema: ``nanoaod`` or ``delphes``: how to read ``record``.
     """
     lacking = [n for n in derivable(model, schema if record is not None else None)
-               if n not in ak.fields(truth)]  # fmt: skip
+               if n not in ak.fields(truth) and n not in _FROM_SAMPLED]  # fmt: skip
     if not lacking:
         return {}
     if model.kind == "met":
@@ -225,8 +229,7 @@ def derived_inputs(
             raise ValueError(f"the {model.kind} model needs {lacking}: give the events' GenJets")
         ht, njet = jet_activity(Collection.from_awkward(gen_jets, ("pt", "eta", "phi")))
         values = {"ht": ht, "njet": njet.astype(np.float64)}
-        # the object recoil comes from the chunk's sampled objects (mlsmear.coffea.chunk)
-        return {n: values[n] for n in lacking if n in values}
+        return {n: values[n] for n in lacking}
     if model.kind != "jet":
         objects = Collection.from_awkward(truth, ("pt", "eta", "phi"))
         values = {}

@@ -15,7 +15,8 @@ from collections.abc import Mapping, Sequence
 
 import pyarrow as pa
 
-from ..event_pairs import columns_from_pairs
+from ..context import context_kinds
+from ..event_pairs import training_columns
 from ..model import Bundle, KindModel
 from ..training import TrainConfig, fit_model
 
@@ -70,7 +71,9 @@ def train_baseline(
         rows = model.card.get("training", {}).get("rows")
         if rows and len(table) > rows:
             table = table.slice(0, rows)
-        truth, reco, matched = columns_from_pairs(kind, table)
+        truth, reco, matched = training_columns(
+            kind, tables, table, follow_objects=bool(context_kinds(model))
+        )
         models[kind] = fit_model(
             kind, truth, reco, matched, inputs=[(f.name, f.transform) for f in model.inputs],
             thresholds=model.thresholds,

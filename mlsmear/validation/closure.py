@@ -25,14 +25,16 @@ import numpy as np
 import pyarrow as pa
 import vector
 
-from ..event_pairs import recoil_by_event
+from ..event_pairs import claims_by_event, recoil_by_event
+from ..jet_context import CLAIMING_KINDS
 from ..met_context import ObjectTerms
 from ..pairs import RECO_ONLY
 from .sampling import KindSample, Reco
 
 __all__ = [
     "BTAG_CUT", "CLOSURE_BAR", "CLOSURE_MIN_EVENTS", "DISTRIBUTIONS", "SELECTIONS",
-    "EventReco", "closure_metrics", "event_reco", "learnt_recoil", "object_checks",
+    "EventReco", "closure_metrics", "event_reco", "learnt_claims", "learnt_recoil",
+    "object_checks",
     "observables", "reco_only_fractions",
 ]
 
@@ -129,13 +131,13 @@ def event_reco(
     return EventReco(kinds["jet"], kinds["electron"], kinds["muon"], kinds["photon"], met)
 
 
-def learnt_recoil(
-    met_events: np.ndarray, samples: Mapping[str, KindSample], recos: Mapping[str, Reco]
-) -> tuple[np.ndarray, np.ndarray]:
-    """``(dmet_px, dmet_py)`` (GeV) of each MET row from the learnt jets and muons
-    (:func:`mlsmear.event_pairs.recoil_by_event`), aligned with ``met_events``."""
+def _learnt_terms(
+    samples: Mapping[str, KindSample], recos: Mapping[str, Reco], kinds: tuple[str, ...]
+) -> dict[str, ObjectTerms]:
+    """The learnt objects of ``kinds`` (``event`` = identities; jets: calorimeter share
+    1 − ``muon_frac`` when the truth has it)."""
     objects = {}
-    for kind in ("jet", "muon"):
+    for kind in kinds:
         if kind not in samples or kind not in recos:
             continue
         sample, reco = samples[kind], recos[kind]
@@ -146,7 +148,26 @@ def learnt_recoil(
             sample.event, sample.truth["pt"], sample.truth["eta"], sample.truth["phi"],
             reco.values["pt"], reco.values["phi"], reco.reconstructed, calo,
         )
-    return recoil_by_event(met_events, objects)
+    return objects
+
+
+def learnt_recoil(
+    met_events: np.ndarray, samples: Mapping[str, KindSample], recos: Mapping[str, Reco]
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(dmet_px, dmet_py)`` (GeV) of each MET row from the learnt jets and muons
+    (:func:`mlsmear.event_pairs.recoil_by_event`), aligned with ``met_events``."""
+    return recoil_by_event(met_events, _learnt_terms(samples, recos, ("jet", "muon")))
+
+
+def learnt_claims(
+    jets: KindSample, samples: Mapping[str, KindSample], recos: Mapping[str, Reco]
+) -> dict[str, np.ndarray]:
+    """``claimed_em`` and ``claimed_muon`` of each hold-out jet row from the learnt electrons,
+    muons and photons (:func:`mlsmear.event_pairs.claims_by_event`)."""
+    return claims_by_event(
+        jets.event, jets.truth["pt"], jets.truth["eta"], jets.truth["phi"],
+        _learnt_terms(samples, recos, CLAIMING_KINDS),
+    )
 
 
 #: Truth-pT bins (GeV) of the per-flavour b-tag efficiency check, and of the close-by jets.

@@ -15,8 +15,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from tqdm.auto import tqdm
 
+from ..context import context_kinds, needed_kinds
 from ..kinds import KINDS
-from ..met_context import RECOIL_FIELDS, uses_objects
+from ..met_context import RECOIL_FIELDS
 from ..model import Bundle, KindModel
 from ..pairs import RECO_ONLY
 from ..registry import load
@@ -24,6 +25,7 @@ from .baseline import train_baseline, training_sources
 from .closure import (
     closure_metrics,
     event_reco,
+    learnt_claims,
     learnt_recoil,
     object_checks,
     observables,
@@ -201,22 +203,26 @@ def _event_samples(
     bundle: Bundle, tables: Mapping[str, pa.Table], kinds: Sequence[str], events: np.ndarray,
     seed: int, device: str,
 ) -> tuple[dict[str, KindSample], dict[str, Reco]]:
-    """Hold-out rows and learnt reco of ``kinds`` (objects first, then MET: a MET model with
-    object context gets the recoil of the learnt jets and muons, sampled for that if needed)."""
-    wanted = list(kinds)
-    met_objects = "met" in wanted and uses_objects(bundle["met"].card)
-    if met_objects:
-        wanted += [k for k in ("jet", "muon") if k in bundle and k in tables and k not in wanted]
+    """Hold-out rows and learnt reco of ``kinds`` in :data:`~mlsmear.context.SMEAR_ORDER` (a
+    model with object context gets the claims or recoil of the learnt objects it follows, which
+    are sampled for that if needed)."""
+    wanted = needed_kinds(bundle, kinds)
+    lacking = [k for k in wanted if k not in tables]
+    if lacking:
+        raise ValueError(f"the models follow the sampled {lacking}: the hold-out lacks those pairs")
     holdout: dict[str, KindSample] = {}
     learnt: dict[str, Reco] = {}
-    for kind in [k for k in wanted if k != "met"] + [k for k in wanted if k == "met"]:
+    for kind in wanted:
         table = tables[kind]
         table = table.filter(pc.is_in(table.column("event"), value_set=pa.array(events)))
         sample = holdout_sample(kind, table, bundle[kind].thresholds)
-        if kind == "met" and met_objects:
-            recoil = learnt_recoil(sample.event, holdout, learnt)
-            truth = {**sample.truth, **dict(zip(RECOIL_FIELDS, recoil, strict=True))}
-            sample = KindSample(kind, sample.event, truth, sample.reference)
+        if context_kinds(bundle[kind]):
+            if kind == "met":
+                recoil = learnt_recoil(sample.event, holdout, learnt)
+                context = dict(zip(RECOIL_FIELDS, recoil, strict=True))
+            else:
+                context = learnt_claims(sample, holdout, learnt)
+            sample = KindSample(kind, sample.event, {**sample.truth, **context}, sample.reference)
         holdout[kind] = sample
         learnt[kind] = learnt_reco(bundle[kind], sample, seed, device=device)
     return holdout, learnt

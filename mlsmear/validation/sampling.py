@@ -1,11 +1,11 @@
 """Hold-out pairs → truth columns, the reference reco (from the pairs) and the learnt reco.
 
 The learnt reco of a hold-out row is drawn with :func:`mlsmear.engine.sample_reco` exactly as
-:func:`mlsmear.smear` would draw it: the event key is ``event_keys(seed, 0, 0, event)`` of the
-row's ``event`` column and the object index is the row's position among its event's rows (in file
-order). Both reco sets get the model's thresholds (``pt_min`` GeV, ``abs_eta_max``), so an object
-counts as reconstructed when it is reconstructed *and* passes them; its reco values are NaN
-otherwise.
+:func:`mlsmear.smear` would draw it: the key is ``kind_keys(event_keys(seed, 0, 0, event),
+kind)`` of the row's ``event`` column and the object index is the row's position among its
+event's rows (in file order). Both reco sets get the model's thresholds (``pt_min`` GeV,
+``abs_eta_max``), so an object counts as reconstructed when it is reconstructed *and* passes them;
+its reco values are NaN otherwise.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import numpy as np
 import pyarrow as pa
 import torch
 
-from ..counter_random import event_keys
+from ..counter_random import event_keys, kind_keys
 from ..engine import DEFAULT_BATCH_SIZE, sample_reco
 from ..event_pairs import columns_from_pairs
 from ..kinds import kind_spec
@@ -116,7 +116,7 @@ def learnt_reco(
             f"(they have {sorted(sample.truth)})"
         )
     zeros = np.zeros(len(sample), dtype=np.int64)
-    keys = event_keys(seed, zeros, zeros, sample.event)
+    keys = kind_keys(event_keys(seed, zeros, zeros, sample.event), model.kind)
     truth = {f: sample.truth[f] for f in model.input_fields}
     reconstructed, values = sample_reco(
         model, truth, keys, object_index(sample.event), device=device, batch_size=batch_size
