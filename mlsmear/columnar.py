@@ -26,6 +26,7 @@ from .model import Bundle, KindModel, passes_thresholds
 from .options import SmearOptions
 from .ordering import pt_order
 from .registry import load
+from .sibling_context import SIBLING_FIELDS
 
 __all__ = [
     "OutOfRangeWarning", "SLICE_OBJECTS", "as_truth_array", "infer_kind", "resolve_model",
@@ -234,6 +235,8 @@ class _Checks:
         if uses_objects(self.model.card):  # the network sees |GenMET + D|, |GenMET|, |D|
             columns = reference_truth(columns)
         for feature in self.model.inputs:
+            if feature.name in SIBLING_FIELDS:  # computed by the engine from the sampled objects
+                continue
             column = columns[feature.name]
             self.out[feature.name] = self.out.get(feature.name, 0) + feature.out_of_range(column)
             with np.errstate(invalid="ignore"):

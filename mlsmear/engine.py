@@ -10,6 +10,7 @@ computed once, is fed to the later heads.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import torch
@@ -18,6 +19,7 @@ from . import residuals as residual_kinds
 from .met_context import reference_truth, uses_objects
 from .model import KindModel
 from .sampling import LOST, SAMPLERS
+from .sibling_context import sibling_ranks, sibling_sums, uses_siblings
 
 __all__ = ["sample_residuals", "sample_reco", "resolve_device", "DEFAULT_BATCH_SIZE"]
 
@@ -134,14 +136,40 @@ def sample_reco(
         index: index of each object in its event.
         device, batch_size, precision: as for :func:`mlsmear.smear`.
 
+    A model with sibling context (:mod:`mlsmear.sibling_context`) samples the objects of each
+    event rank by rank in truth pT, each rank reading the outcome of the ranks before (objects
+    of an event share their key).
+
     Returns:
         ``(reconstructed, reco)``: bool per object and reco columns by quantity (NaN if lost).
     """
     if uses_objects(model.card):
         truth = reference_truth(truth)
+    options = dict(device=device, batch_size=batch_size, precision=precision)
+    if not uses_siblings(f.name for f in model.inputs):
+        return _reco(model, truth, keys, index, **options)
+    group = np.unique(keys, return_inverse=True)[1].ravel()
+    pt, eta, phi = (np.asarray(truth[f], dtype=np.float64) for f in ("pt", "eta", "phi"))
+    rank = sibling_ranks(group, pt)
+    reconstructed = np.zeros(pt.size, dtype=bool)
+    reco = {q: np.full(pt.size, np.nan) for q in model.quantities}
+    for r in range(int(rank.max(initial=-1)) + 1):
+        rows = np.flatnonzero(rank == r)
+        context = sibling_sums(group, pt, eta, phi, rank, reconstructed, rows)
+        rows_truth = {**{f: np.asarray(v)[rows] for f, v in truth.items()}, **context}
+        reconstructed[rows], values = _reco(model, rows_truth, keys[rows], index[rows], **options)
+        for q, v in values.items():
+            reco[q][rows] = v
+    return reconstructed, reco
+
+
+def _reco(
+    model: KindModel, truth: Mapping[str, np.ndarray], keys: np.ndarray, index: np.ndarray,
+    **options: Any,
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """:func:`sample_reco` of objects whose inputs are all in ``truth``."""
     reconstructed, r, is_zero = sample_residuals(
-        model, model.features(truth), keys, index, device=device, batch_size=batch_size,
-        precision=precision,
+        model, model.features(truth), keys, index, **options
     )
     reco = {}
     for k, (q, kind_r) in enumerate(zip(model.quantities, model.residual_kinds, strict=True)):

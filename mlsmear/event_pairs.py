@@ -16,10 +16,12 @@ import pyarrow as pa
 from .jet_context import CLAIMING_KINDS, object_claims
 from .kinds import kind_spec
 from .met_context import RECOIL_FIELDS, ObjectTerms, object_recoil, reference_truth
+from .sibling_context import sibling_ranks, sibling_sums
 
 __all__ = [
     "EXTRA_INPUTS", "TAG_COLUMNS", "claims_by_event", "columns_from_pairs", "default_inputs",
-    "recoil_by_event", "tag_columns", "teacher_claims", "teacher_recoil", "training_columns",
+    "recoil_by_event", "tag_columns", "teacher_claims", "teacher_recoil", "teacher_siblings",
+    "training_columns",
 ]
 
 #: Per tag: pairs columns holding the teacher's tag, first found wins, with the tag's type.
@@ -183,13 +185,24 @@ def columns_from_pairs(
     return truth, reco, table.column("matched").to_numpy().astype(bool)
 
 
+def teacher_siblings(table: pa.Table) -> dict[str, np.ndarray]:
+    """``sib_kept`` and ``sib_lost`` (:mod:`mlsmear.sibling_context`) of every row of one kind's
+    pairs table, from the teacher's outcome (``matched``) of the other rows of its event."""
+    group = np.unique(_column(table, "event"), return_inverse=True)[1].ravel()
+    pt, eta, phi = (_column(table, f"truth_{c}").astype(np.float64) for c in ("pt", "eta", "phi"))
+    matched = _column(table, "matched").astype(bool)
+    return sibling_sums(group, pt, eta, phi, sibling_ranks(group, pt), matched)
+
+
 def training_columns(
-    kind: str, tables: Mapping[str, pa.Table], table: pa.Table, *, follow_objects: bool = False
+    kind: str, tables: Mapping[str, pa.Table], table: pa.Table, *, follow_objects: bool = False,
+    follow_siblings: bool = False,
 ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], np.ndarray]:
     """:func:`columns_from_pairs` of ``table`` (rows of ``tables[kind]``); with
     ``follow_objects`` the truth columns also hold what a model with object context reads of the
     teacher's objects in ``tables``: MET the recoil (:func:`teacher_recoil`), jets the claims
-    (:func:`teacher_claims`)."""
+    (:func:`teacher_claims`); with ``follow_siblings`` the siblings' outcome
+    (:func:`teacher_siblings`)."""
     follow_met = follow_objects and kind == "met"
     if follow_met:
         missing = sorted({"jet", "muon"} - set(tables))
@@ -199,6 +212,8 @@ def training_columns(
     truth, reco, matched = columns_from_pairs(kind, table, recoil)
     if follow_objects and kind == "jet":
         truth.update(teacher_claims({**tables, "jet": table}))
+    if follow_siblings:
+        truth.update(teacher_siblings(table))
     return truth, reco, matched
 
 

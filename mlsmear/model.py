@@ -34,6 +34,7 @@ from .model_files import (
     write_model,
 )
 from .network import SmearNet
+from .sibling_context import SIBLING_FIELDS
 from .transforms import InputFeature, input_matrix
 
 __all__ = [
@@ -184,6 +185,7 @@ class KindModel:
         names = [f.name for f in self.inputs] + list(self.spec.quantities)
         if uses_objects(self.card):  # |GenMET| and |D| come from the record's GenMET and D
             names = [n for n in names if n not in derived_names()] + list(RECOIL_FIELDS)
+        names = [n for n in names if n not in SIBLING_FIELDS]  # the engine samples them
         return list(dict.fromkeys(names))
 
     def __repr__(self) -> str:

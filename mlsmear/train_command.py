@@ -14,6 +14,7 @@ from .jet_context import CLAIM_FIELDS
 from .kinds import KINDS, kind_spec
 from .met_context import REFERENCE
 from .model import PRECISIONS
+from .sibling_context import SIBLING_FIELDS
 from .training import TrainConfig, fit_model
 
 __all__ = ["register", "run"]
@@ -85,6 +86,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "the sources; smearing then samples them before the jets; see docs/whole-events.md)",
     )
     parser.add_argument(
+        "--follow-siblings", action="store_true",
+        help="also read sib_kept / sib_lost, the teacher's outcome of the higher-pT objects of the "
+        "same kind within ΔR 0.5 (the close e+e- of a boosted Z are reconstructed together or "
+        "not at all); smearing samples each event's objects in order of pT",
+    )
+    parser.add_argument(
         "--met", default="auto",
         help="NanoAOD reco MET collection: auto (MET, else Run-3 PFMET), or e.g. PuppiMET",
     )
@@ -137,10 +144,17 @@ def run(args: argparse.Namespace) -> int:
     )
     if args.kind == "met" and follow:
         card["reference"] = REFERENCE
-    truth, reco, matched = training_columns(args.kind, tables, table, follow_objects=follow)
+    siblings = args.follow_siblings
+    if siblings and not kind_spec(args.kind).has_efficiency:
+        raise ValueError(f"--follow-siblings is for object kinds, not {args.kind}")
+    truth, reco, matched = training_columns(
+        args.kind, tables, table, follow_objects=follow, follow_siblings=siblings
+    )
     inputs = default_inputs(args.kind, truth)
     if args.kind == "jet" and follow:
         inputs += [(f, "quantile") for f in CLAIM_FIELDS]
+    if siblings:
+        inputs += [(f, "quantile") for f in SIBLING_FIELDS]
     tag_types = tag_columns(table)[1] if args.kind == "jet" and not args.no_tags else {}
     thresholds = {}
     if kind_spec(args.kind).has_efficiency:

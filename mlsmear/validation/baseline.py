@@ -18,6 +18,7 @@ import pyarrow as pa
 from ..context import context_kinds
 from ..event_pairs import training_columns
 from ..model import Bundle, KindModel
+from ..sibling_context import uses_siblings
 from ..training import TrainConfig, fit_model
 
 __all__ = ["BASELINE", "baseline_config", "training_sources", "train_baseline"]
@@ -72,7 +73,8 @@ def train_baseline(
         if rows and len(table) > rows:
             table = table.slice(0, rows)
         truth, reco, matched = training_columns(
-            kind, tables, table, follow_objects=bool(context_kinds(model))
+            kind, tables, table, follow_objects=bool(context_kinds(model)),
+            follow_siblings=uses_siblings(f.name for f in model.inputs),
         )
         models[kind] = fit_model(
             kind, truth, reco, matched, inputs=[(f.name, f.transform) for f in model.inputs],
