@@ -115,10 +115,8 @@ def teacher_claims(tables: Mapping[str, pa.Table]) -> dict[str, np.ndarray]:
         raise ValueError(f"jets that follow the reconstructed e/γ/μ need {missing} pairs too")
     jets = tables["jet"]
     objects = {kind: _table_terms(tables[kind], kind) for kind in CLAIMING_KINDS}
-    return claims_by_event(
-        _column(jets, "event"), *(_column(jets, f"truth_{c}").astype(np.float64)
-                                  for c in ("pt", "eta", "phi")), objects,
-    )
+    pt, eta, phi = (_column(jets, f"truth_{c}").astype(np.float64) for c in ("pt", "eta", "phi"))
+    return claims_by_event(_column(jets, "event"), pt, eta, phi, objects)
 
 
 def tag_columns(table: pa.Table) -> tuple[dict[str, np.ndarray], dict[str, str]]:

@@ -86,7 +86,7 @@ def sibling_sums(
     counts = np.bincount(group, minlength=group.max(initial=-1) + 1)
     offsets = np.concatenate([[0], np.cumsum(counts)])
     out_kept, out_lost = np.zeros(rows.size), np.zeros(rows.size)
-    as_float = [np.ascontiguousarray(a, dtype=np.float64) for a in (pt, eta, phi)]
+    pt, eta, phi = (np.ascontiguousarray(a, dtype=np.float64) for a in (pt, eta, phi))
     _sums(rows, offsets, members, group, np.asarray(rank, np.int64),
-          np.asarray(kept, dtype=np.bool_), *as_float, SIBLING_DR**2, out_kept, out_lost)
+          np.asarray(kept, dtype=np.bool_), pt, eta, phi, SIBLING_DR**2, out_kept, out_lost)
     return {"sib_kept": out_kept, "sib_lost": out_lost}
