@@ -65,6 +65,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="reco pT threshold (GeV) applied after smearing; default: the lowest matched reco pT",
     )
     parser.add_argument(
+        "--abs-eta-max", type=float,
+        help="reco |η| above which no object is kept after smearing; default: the largest matched "
+        "reco |η| (rounded up to 0.01): the teacher's acceptance edge, so no learnt object leaks "
+        "past it",
+    )
+    parser.add_argument(
         "--precision", choices=list(PRECISIONS), default="float32",
         help="evaluation precision written into the card (bfloat16: ~2x faster on CPUs with "
         "AVX512-BF16; validate at the precision you ship)",
@@ -97,6 +103,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(func=run)
+
+
+def teacher_acceptance(reco: dict[str, np.ndarray], matched: np.ndarray) -> float:
+    """The largest reco |η| of the teacher's matched objects, rounded up to 0.01 (the acceptance
+    edge the learnt detector must not cross)."""
+    eta = np.abs(reco["eta"][matched])
+    return float(np.ceil(eta.max() * 100) / 100) if eta.size else 0.0
 
 
 def _provenance(sources: list[str], n_rows: int) -> dict:
@@ -160,6 +173,9 @@ def run(args: argparse.Namespace) -> int:
     if kind_spec(args.kind).has_efficiency:
         lowest = float(np.floor(np.min(reco["pt"][matched]))) if matched.any() else 0.0
         thresholds["pt_min"] = args.pt_min if args.pt_min is not None else lowest
+        thresholds["abs_eta_max"] = (
+            args.abs_eta_max if args.abs_eta_max is not None else teacher_acceptance(reco, matched)
+        )
     config = TrainConfig(
         trunk=tuple(args.trunk), head=args.head, autoregressive=not args.independent,
         binning=args.binning, epochs=args.epochs, batch_size=args.batch_size,

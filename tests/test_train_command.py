@@ -11,6 +11,7 @@ import pytest
 
 import mlsmear
 from mlsmear.cli import main
+from mlsmear.readers import read_pairs_from_nanoaod
 
 NANO = Path(__file__).parent / "data" / "nano_tt_v12.root"
 
@@ -30,6 +31,11 @@ def test_train_on_nanoaod_jets(tmp_path):
     assert card["tags"] == {"btag": "discriminant"}  # NanoAOD: btagDeepFlavB itself
     model = mlsmear.load(tmp_path / "jet.json")
     assert model.thresholds["pt_min"] >= 10.0  # the file's reco jets start at 15 GeV
+    # the teacher's acceptance edge: the largest matched reco |eta|, rounded up to 0.01
+    pairs = read_pairs_from_nanoaod(NANO)["jet"]
+    matched = pairs.column("matched").to_numpy()
+    edge = np.abs(pairs.column("reco_eta").to_numpy()[matched]).max()
+    assert model.thresholds["abs_eta_max"] == pytest.approx(np.ceil(edge * 100) / 100)
     truth = ak.zip({"pt": [[40.0, 25.0]], "eta": [[0.1, -1.0]], "phi": [[0.0, 1.0]],
                     "mass": [[5.0, 3.0]], "hadronFlavour": [[5, 0]], "muon_frac": [[0.0, 0.0]],
                     "em_frac": [[0.0, 0.9]], "dr_nearest": [[3.0, 3.0]],

@@ -53,7 +53,8 @@ if [[ $stage == all || $stage == train ]]; then
   train="mlsmear train --output $bundle --seed 0 --precision bfloat16 --no-progress"
   # leptons and photons first (em_iso, muon_iso among their inputs), 60 epochs: at 20 the best
   # epoch was the last one and non-isolated muons came out 0.42 efficient for the teacher's 0.03
-  $train --pairs $pairs/mix-train $pairs/leptons-train $pairs/gun-e-lo $pairs/gun-e-hi $pairs/gun-e-lo2 --kind electron --epochs "${LEP_EPOCHS:-60}" --patience 8
+  # electrons follow their sampled siblings (close e+e- of a boosted Z: both or neither)
+  $train --pairs $pairs/mix-train $pairs/leptons-train $pairs/gun-e-lo $pairs/gun-e-hi $pairs/gun-e-lo2 --kind electron --epochs "${LEP_EPOCHS:-60}" --patience 8 --follow-siblings
   $train --pairs $pairs/mix-train $pairs/leptons-train $pairs/gun-mu-lo $pairs/gun-mu-hi $pairs/gun-mu-lo2 --kind muon --epochs "${LEP_EPOCHS:-60}" --patience 8
   $train --pairs $pairs/mix-train $pairs/leptons-train --kind photon --epochs "${LEP_EPOCHS:-60}" --patience 8
   # jets follow the sampled e/γ/μ (overlap removal, docs/whole-events.md) and carry the b-tag
