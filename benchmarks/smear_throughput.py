@@ -41,6 +41,7 @@ def truth_jets(n: int, seed: int = 1) -> ak.Array:
     truth = SyntheticDetector().truth(n, np.random.default_rng(seed))
     truth["hadronFlavour"] = np.zeros(n)  # light hadronic jets: no prompt leptons or photons
     truth["muon_frac"] = truth["em_frac"] = np.zeros(n)
+    truth["claimed_em"] = truth["claimed_muon"] = np.zeros(n)  # nor reconstructed ones
     offsets = np.arange(0, n + 1, PER_EVENT)
     kinematics = {k: truth[k] for k in ("pt", "eta", "phi")}
     truth.update(neighbour_context(Collection(offsets, kinematics)))
