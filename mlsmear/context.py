@@ -14,10 +14,13 @@ from .jet_context import CLAIM_FIELDS, CLAIMING_KINDS, uses_claims
 from .met_context import RECOIL_FIELDS, uses_objects
 from .model import KindModel
 
-__all__ = ["SMEAR_ORDER", "context_fields", "context_kinds", "needed_kinds"]
+__all__ = ["SAMPLED_FIELDS", "SMEAR_ORDER", "context_fields", "context_kinds", "needed_kinds"]
 
 #: Kinds in the order whole events are smeared: each after the kinds it may follow.
 SMEAR_ORDER = ("electron", "muon", "photon", "jet", "met")
+#: Truth fields that carry other objects' *sampled* reco (MET's recoil, the jets' claims): not a
+#: property of the truth object itself.
+SAMPLED_FIELDS = (*RECOIL_FIELDS, *CLAIM_FIELDS)
 
 
 def context_kinds(model: KindModel) -> tuple[str, ...]:

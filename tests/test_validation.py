@@ -364,3 +364,30 @@ def test_kind_without_objects_is_skipped_and_named(toy, tmp_path):
     assert sorted(json.loads((tmp_path / "out" / "metrics.json").read_text())) == ["met"]
     with pytest.raises(ValueError, match=r"no objects of the kinds \['jet'\]"):
         validate(toy / "model", tmp_path / "znunu", tmp_path / "out2", kinds=["jet"])
+
+
+def test_auc_ignores_what_the_learnt_objects_decided():
+    """A jet model that follows the sampled electrons: the hold-out rows carry the *learnt*
+    electrons' claims for both reco sets. A learnt reco that follows them exactly, against a
+    teacher reco equal in distribution but following its own electrons, must not be told apart
+    (with the claims among the features the classifier would separate them perfectly)."""
+    from mlsmear.validation.sampling import KindSample, Reco
+    from mlsmear.validation.summary import _auc_features
+
+    rng = np.random.default_rng(7)
+    n = 40_000
+    truth = {"pt": rng.uniform(30, 200, n), "eta": rng.uniform(-2, 2, n),
+             "phi": rng.uniform(-3, 3, n), "mass": rng.uniform(1, 20, n)}
+    claimed = (rng.random(n) < 0.5).astype(float)  # a learnt electron inside the jet, or not
+    teacher_kept = rng.random(n) >= 0.5  # the teacher's own electrons: same rate, other events
+    learnt_kept = claimed == 0
+    def reco(kept):
+        return Reco(kept, {q: np.where(kept, truth[q], np.nan) for q in truth})
+    sample = KindSample("jet", np.arange(n) // 4, {**truth, "claimed_em": claimed},
+                        reco(teacher_kept))
+    auc = metrics.two_sample_auc(
+        _auc_features(sample, reco(learnt_kept), np.arange(n)),
+        _auc_features(sample, sample.reference, np.arange(n)),
+        groups=sample.event, max_rows=n, seed=0,
+    )
+    assert abs(auc.value - 0.5) < 4 * auc.unc + 0.01, auc

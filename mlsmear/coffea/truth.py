@@ -31,6 +31,7 @@ from typing import Any
 import awkward as ak
 import numpy as np
 
+from ..context import SAMPLED_FIELDS
 from ..generate.truth import (
     NEIGHBOUR_INPUTS,
     OBJECT_PDG,
@@ -66,8 +67,6 @@ _DELPHES_NAMES = {"pid": "PID", "mother1": "M1", "status": "Status", "charge": "
 _DELPHES_RECORD = ("pid", "mother1", "status", "pt", "eta", "phi", "mass", "charge")
 _NANOAOD_RECORD = ("pdgId", "status", "statusFlags")
 _NANOAOD_PROMPT = (*_NANOAOD_RECORD, "pt", "eta", "phi")
-#: What the chunk's sampled objects give a model with object context (mlsmear.coffea.chunk).
-_FROM_SAMPLED = (*RECOIL_FIELDS, *CLAIM_FIELDS)
 #: Inputs the chunk computes when the truth collection lacks them (:func:`derived_inputs`, and
 #: the sampled objects' context).
 _DERIVED: dict[str, tuple[str, ...]] = {
@@ -221,7 +220,7 @@ def derived_inputs(
         schema: ``nanoaod`` or ``delphes``: how to read ``record``.
     """
     lacking = [n for n in derivable(model, schema if record is not None else None)
-               if n not in ak.fields(truth) and n not in _FROM_SAMPLED]  # fmt: skip
+               if n not in ak.fields(truth) and n not in SAMPLED_FIELDS]  # fmt: skip
     if not lacking:
         return {}
     if model.kind == "met":

@@ -6,9 +6,10 @@ unbinned reco for the AUC and Wasserstein distances) into the ``metrics.json`` e
 =====================  ==========================================================================
 key                    definition (see :mod:`mlsmear.validation.metrics` for the formulas)
 =====================  ==========================================================================
-``auc``                classifier two-sample AUC, features: truth inputs, reco quantities and
-                       their residuals (NaN when not reconstructed), paired by truth object and
-                       split by event into a training and a scoring half
+``auc``                classifier two-sample AUC, features: truth inputs (not those that carry other
+                       objects' sampled reco), reco quantities and their residuals (NaN when not
+                       reconstructed), paired by truth object and split by event into a training
+                       and a scoring half
 ``worst_bin_dev``      largest ``|learnt/reference − 1|`` over the bins of every reco distribution
                        (and objects per event) whose ratio uncertainty is < 2 %
 ``paper_bin_dev``      the same over bins with ratio uncertainty < 10 %: the paper's comparison
@@ -47,6 +48,7 @@ from typing import Any
 import numpy as np
 
 from .. import residuals
+from ..context import SAMPLED_FIELDS
 from ..kinds import kind_spec
 from .metrics import (
     TooFewRows,
@@ -225,9 +227,14 @@ def _correlation_metrics(kind: str, test: Observables, ref: Observables) -> dict
 
 
 def _auc_features(sample: KindSample, reco: Reco, rows: np.ndarray) -> np.ndarray:
-    """Truth columns, reco quantities and residuals (NaN when not reconstructed) of ``rows``."""
+    """Truth columns, reco quantities and residuals (NaN when not reconstructed) of ``rows``.
+
+    Fields that carry other objects' sampled reco (:data:`mlsmear.context.SAMPLED_FIELDS`: the
+    learnt objects', the same for both reco sets) are left out: the teacher's reco follows the
+    teacher's objects, so with them the classifier would see that only the learnt reco follows
+    those fields, however good the model."""
     spec, truth = kind_spec(sample.kind), {k: v[rows] for k, v in sample.truth.items()}
-    columns = [truth[name] for name in sorted(truth)]
+    columns = [truth[name] for name in sorted(truth) if name not in SAMPLED_FIELDS]
     for q, kind_r in zip(spec.quantities, spec.residuals, strict=True):
         values = reco.values[q][rows]
         columns.append(values)
