@@ -17,10 +17,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 name=${1:?usage: weights/make_bundle.sh atlas-like|delphes-cms|delphes-atlas}
 case $name in
-  atlas-like) detector=(--detector refdet --card atlas-like); gun_job_size=1000; jet_context="" ;;
+  atlas-like) detector=(--detector refdet --card atlas-like); gun_job_size=1000; jet_context=""
+    met_context="" ;;
   delphes-cms|delphes-atlas)  # Delphes' UniqueObjectFinder removes the jets of isolated e/γ/μ
     detector=(--detector delphes --card "$name"); gun_job_size=10000
-    jet_context="--jets-with-objects" ;;
+    jet_context="--jets-with-objects"; met_context="--met-with-objects" ;;
   *) echo "unknown bundle '$name': atlas-like, delphes-cms or delphes-atlas" >&2; exit 2 ;;
 esac
 stage=${STAGE:-all}
@@ -59,8 +60,9 @@ if [[ $stage == all || $stage == train ]]; then
   $train --pairs $pairs/mix-train $pairs/leptons-train --kind photon --epochs "${LEP_EPOCHS:-60}" --patience 8
   # jets follow the sampled e/γ/μ (overlap removal, docs/whole-events.md) and carry the b-tag
   $train --pairs $pairs/mix-train --kind jet --epochs "${JET_EPOCHS:-30}" --patience 6 $jet_context
-  # MET around GenMET (HT, N_jet); docs/whole-events.md says why not yet around the object recoil
-  $train --pairs $pairs/mix-train $pairs/leptons-train --kind met --epochs 20 --patience 4
+  # Delphes: MET around GenMET + the recoil of the sampled jets and muons; atlas-like around
+  # GenMET (HT, N_jet): docs/whole-events.md says why
+  $train --pairs $pairs/mix-train $pairs/leptons-train --kind met --epochs 20 --patience 4 $met_context
 fi
 
 if [[ $stage == all || $stage == validate ]]; then
