@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import uproot
 from coffea.nanoevents import DelphesSchema, NanoAODSchema, NanoEventsFactory
-from smear_file_support import assert_same
+from smear_file_support import assert_same, nano_events_of
 
 import mlsmear
 from mlsmear.cli import main
@@ -78,12 +78,7 @@ def test_coffea_reads_the_output(nano_reference, nano_outputs):
     """NanoAODSchema on the written ROOT and parquet files gives smear_events' collections,
     with working truth links."""
     for path in nano_outputs:
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", "Missing cross-reference", RuntimeWarning)
-            factory = (NanoEventsFactory.from_root if path.suffix == ".root"
-                       else NanoEventsFactory.from_parquet)
-            source = {str(path): "Events"} if path.suffix == ".root" else str(path)
-            events = factory(source, schemaclass=NanoAODSchema, mode="eager").events()
+        events = nano_events_of(path)
         for collection in COLLECTIONS:
             for field in ("pt", "eta", "phi", "mass"):
                 assert_same(events[collection][field], nano_reference[collection][field],

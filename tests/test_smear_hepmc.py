@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import gzip
 import shutil
-import warnings
 from pathlib import Path
 
 import awkward as ak
@@ -13,8 +12,7 @@ import numpy as np
 import pyhepmc
 import pytest
 import uproot
-from coffea.nanoevents import NanoAODSchema, NanoEventsFactory
-from smear_file_support import assert_same, read_output
+from smear_file_support import assert_same, nano_events_of, read_output
 
 import mlsmear
 from mlsmear.cli import main
@@ -119,12 +117,7 @@ def test_coffea_reads_the_output(outputs, reference):
     """NanoAODSchema reads both files: the smeared values, .matched_gen into GenJet / GenPart."""
     numbers, truth, reco = reference
     for path in outputs:
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", "Missing cross-reference", RuntimeWarning)
-            factory = (NanoEventsFactory.from_root if path.suffix == ".root"
-                       else NanoEventsFactory.from_parquet)
-            source = {str(path): "Events"} if path.suffix == ".root" else str(path)
-            events = factory(source, schemaclass=NanoAODSchema, mode="eager").events()
+        events = nano_events_of(path)
         assert len(events) == N_EVENTS
         np.testing.assert_array_equal(events.event, numbers)
         assert_same(events.Jet.pt, reco["jet"].pt, f"{path.suffix} Jet.pt")
