@@ -10,11 +10,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from .jet_context import CLAIM_FIELDS, CLAIMING_KINDS, uses_claims
-from .met_context import RECOIL_FIELDS, uses_objects
+import awkward as ak
+import numpy as np
+
+from .jet_context import CLAIM_FIELDS, CLAIMING_KINDS, smeared_claims, uses_claims
+from .met_context import RECOIL_FIELDS, smeared_recoil, uses_objects
 from .model import KindModel
 
-__all__ = ["SAMPLED_FIELDS", "SMEAR_ORDER", "context_fields", "context_kinds", "needed_kinds"]
+__all__ = [
+    "SAMPLED_FIELDS", "SMEAR_ORDER", "context_fields", "context_kinds", "needed_kinds",
+    "smeared_context",
+]
 
 #: Kinds in the order whole events are smeared: each after the kinds it may follow.
 SMEAR_ORDER = ("electron", "muon", "photon", "jet", "met")
@@ -38,6 +44,22 @@ def context_fields(model: KindModel) -> tuple[str, ...]:
     if not context_kinds(model):
         return ()
     return RECOIL_FIELDS if model.kind == "met" else CLAIM_FIELDS
+
+
+def smeared_context(
+    kind: str, truth: Mapping[str, ak.Array], reco: Mapping[str, ak.Array]
+) -> dict[str, ak.Array | np.ndarray]:
+    """What a ``kind`` model with object context reads of the sampled objects, as fields for its
+    truth record: MET the recoil D (:func:`~mlsmear.met_context.smeared_recoil`), jets the claims
+    (:func:`~mlsmear.jet_context.smeared_claims`).
+
+    Arguments:
+        truth: jagged plain truth collections by kind (the kinds followed, and ``jet`` for jets).
+        reco: the :func:`mlsmear.smear` output of the kinds followed.
+    """
+    if kind == "met":
+        return dict(zip(RECOIL_FIELDS, smeared_recoil(truth, reco), strict=True))
+    return dict(smeared_claims(truth, reco))
 
 
 def needed_kinds(models: Mapping[str, KindModel], wanted: Iterable[str]) -> list[str]:

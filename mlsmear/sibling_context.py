@@ -44,10 +44,12 @@ def sibling_ranks(group: np.ndarray, pt: np.ndarray) -> np.ndarray:
     (ties: first in order first)."""
     group = np.asarray(group)
     n = group.size
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
     order = np.lexsort((np.arange(n), -np.asarray(pt, dtype=np.float64), group))
     sorted_group = group[order]
-    starts = np.flatnonzero(np.r_[True, sorted_group[1:] != sorted_group[:-1]])[: max(n, 0)]
-    first = np.repeat(starts, np.diff(np.r_[starts, n])) if n else np.zeros(0, np.int64)
+    starts = np.flatnonzero(np.r_[True, sorted_group[1:] != sorted_group[:-1]])
+    first = np.repeat(starts, np.diff(np.r_[starts, n]))
     rank = np.empty(n, dtype=np.int64)
     rank[order] = np.arange(n) - first
     return rank

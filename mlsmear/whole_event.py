@@ -5,7 +5,8 @@
 gets the claims of the sampled electrons, muons and photons
 (:func:`~mlsmear.jet_context.smeared_claims`); a MET model with object context
 (:mod:`mlsmear.met_context`) the recoil D of the sampled jets and muons
-(:func:`~mlsmear.met_context.smeared_recoil`), and smears MET around GenMET + D. Every draw stays
+(:func:`~mlsmear.met_context.smeared_recoil`), and smears MET around GenMET + D (both through
+:func:`~mlsmear.context.smeared_context`). Every draw stays
 a counter-based function of (seed, event, object, quantity, draw), so the objects are the same as
 those of separate ``smear()`` calls with the same seed and inputs, and the result does not depend
 on how the events are split into chunks.
@@ -18,9 +19,7 @@ from typing import Any
 
 import awkward as ak
 
-from .context import context_kinds, needed_kinds
-from .jet_context import smeared_claims
-from .met_context import RECOIL_FIELDS, smeared_recoil
+from .context import context_kinds, needed_kinds, smeared_context
 from .model import Bundle
 from .smear import smear
 
@@ -62,13 +61,8 @@ def smear_event(
     reco: dict[str, ak.Array] = {}
     for kind in needed:
         record = truth[kind]
-        followed = context_kinds(bundle[kind])
-        if followed:
-            context = (
-                dict(zip(RECOIL_FIELDS, smeared_recoil(truth, reco), strict=True))
-                if kind == "met" else smeared_claims(truth, reco)
-            )
-            for name, values in context.items():
+        if context_kinds(bundle[kind]):
+            for name, values in smeared_context(kind, truth, reco).items():
                 record = ak.with_field(record, values, name)
         reco[kind] = smear(record, model=bundle[kind], kind=kind, **options)
     return {kind: reco[kind] for kind in wanted}

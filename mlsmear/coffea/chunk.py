@@ -16,9 +16,8 @@ import awkward as ak
 import numpy as np
 
 from ..columnar import resolve_model, smear_columnar
+from ..context import smeared_context
 from ..identity import fold_sample
-from ..jet_context import smeared_claims
-from ..met_context import RECOIL_FIELDS, smeared_recoil
 from ..model import Bundle, KindModel
 from ..options import SmearOptions
 from ..registry import load
@@ -136,10 +135,8 @@ def _smeared(
     truth = spec.selection.apply(rows)
     model = spec.model.kind_model(spec.kind)
     derived = derived_inputs(model, truth, gen_jets, record, spec.record_schema)
-    if spec.objects and spec.kind == "met":
-        derived.update(zip(RECOIL_FIELDS, smeared_recoil(truths, recos), strict=True))
-    elif spec.objects:
-        derived.update(smeared_claims({**truths, "jet": truth}, recos))
+    if spec.objects:
+        derived.update(smeared_context(spec.kind, {**truths, spec.kind: truth}, recos))
     options = SmearOptions(
         seed=spec.seed, event_id=(run, lumi, event), device=spec.device,
         batch_size=spec.batch_size, extra=derived, precision=spec.precision,
