@@ -210,3 +210,24 @@ def test_coffea_jets_follow_the_smeared_electrons(overlap_bundle):
         plain = mlsmear.smear(record, model=model, kind="jet", seed=2, event_id=identity)
     np.testing.assert_allclose(ak.to_numpy(ak.flatten(out.Jet.pt)),
                                ak.to_numpy(ak.flatten(plain.pt)), rtol=1e-6)
+
+
+def test_overlap_removal_on_empty_and_bad_input(overlap_bundle):
+    """Zero events, events without jets or electrons, NaN claims given by hand."""
+    bundle = mlsmear.load(overlap_bundle)
+    _, e_truth, j_truth, _ = _toy_events(4, np.random.default_rng(5))
+    events = _events(e_truth, j_truth, 4)
+    zero = {k: v[:0] for k, v in events.items()}
+    out = smear_event(zero, bundle=bundle, seed=1, kinds=["jet"])
+    assert len(out["jet"]) == 0
+    no_jets = {**events, "jet": ak.unflatten(ak.flatten(events["jet"])[:0],
+                                             np.zeros(4, np.int64))}
+    no_electrons = {**events, "electron": ak.unflatten(ak.flatten(events["electron"])[:0],
+                                                       np.zeros(4, np.int64))}
+    assert ak.sum(ak.num(smear_event(no_jets, bundle=bundle, seed=1)["jet"])) == 0
+    alone = smear_event(no_electrons, bundle=bundle, seed=1)["jet"]
+    assert len(alone) == 4  # jets without electrons: nothing claims them
+    jets = ak.zip({"pt": [[50.0]], "eta": [[0.0]], "phi": [[0.0]], "mass": [[5.0]],
+                   "claimed_em": [[np.nan]], "claimed_muon": [[0.0]]})
+    with pytest.raises(ValueError, match="'claimed_em' has 1 NaN"):
+        mlsmear.smear(jets, model=bundle["jet"])

@@ -88,3 +88,20 @@ def test_close_electrons_are_reconstructed_together(sibling_model):
     half = mlsmear.smear(electrons[: n // 2], model=sibling_model, seed=6,
                          event_id=np.arange(n // 2))
     assert ak.array_equal(half, out[: n // 2])
+
+
+def test_siblings_on_empty_input(sibling_model):
+    """No objects at all, events without electrons, one electron alone (no sibling)."""
+    fields = ("pt", "eta", "phi", "mass", "charge")
+    empty = ak.unflatten(ak.zip({k: np.zeros(0) for k in fields}), np.zeros(3, np.int64))
+    out = mlsmear.smear(empty, model=sibling_model, seed=1, event_id=np.arange(3))
+    assert len(out) == 3 and ak.sum(ak.num(out)) == 0
+    assert len(mlsmear.smear(empty[:0], model=sibling_model, seed=1,
+                             event_id=np.arange(0))) == 0
+    one = ak.zip({"pt": [[40.0]], "eta": [[0.3]], "phi": [[1.0]], "mass": [[0.0]],
+                  "charge": [[-1.0]]})
+    assert len(mlsmear.smear(one, model=sibling_model, seed=1, event_id=np.arange(1))) == 1
+    bad = ak.zip({"pt": [[40.0, np.nan]], "eta": [[0.3, 0.4]], "phi": [[1.0, 1.1]],
+                  "mass": [[0.0, 0.0]], "charge": [[-1.0, 1.0]]})
+    with pytest.raises(ValueError, match="'pt' has 1 NaN"):
+        mlsmear.smear(bad, model=sibling_model, seed=1, event_id=np.arange(1))
