@@ -20,7 +20,7 @@ import vector
 from .counter_random import event_keys, kind_keys
 from .engine import sample_reco
 from .identity import event_identity, fold_sample, sample_key_for
-from .kinds import COFFEA_TRUTH, DERIVED_INPUTS, kind_spec
+from .kinds import COFFEA_TRUTH, DERIVED_INPUTS, OBJECT_PDG, kind_spec
 from .met_context import RECOIL_FIELDS, reference_truth, uses_objects
 from .model import Bundle, KindModel, passes_thresholds
 from .options import SmearOptions
@@ -33,9 +33,7 @@ __all__ = [
     "smear_columnar",
 ]
 
-#: Masses (GeV) given to smeared particles whose truth record carries none.
-_PDG_MASS = {"electron": 0.000511, "muon": 0.10566, "photon": 0.0}
-_KIND_BY_PDG = {11: "electron", 13: "muon", 22: "photon"}
+_KIND_BY_PDG = {pdg: kind for kind, pdg in OBJECT_PDG.items()}
 _KIND_BY_COLLECTION = {"GenJet": "jet", "GenMET": "met", "GenMissingET": "met"}
 
 
@@ -365,7 +363,7 @@ def _collection(
     order, new_counts = pt_order(reco["pt"], keep, counts)
     mass = reco.get("mass")
     if mass is None:
-        mass = columns.get("mass", np.full(index.size, _PDG_MASS[model.kind]))
+        mass = columns.get("mass", np.full(index.size, model.spec.mass))
     fields = {
         "pt": reco["pt"][order], "eta": reco["eta"][order], "phi": reco["phi"][order],
         "mass": np.asarray(mass)[order], "charge": _charge(model.kind, index.size, truth)[order],

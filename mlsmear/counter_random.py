@@ -36,7 +36,9 @@ _MUL1 = 0xBF58476D1CE4E5B9
 _MUL2 = 0x94D049BB133111EB
 _TO_UNIT = 2.0**-53
 #: Random stream of each object kind (module docstring).
-KIND_STREAMS = {"jet": 0, "electron": 1, "muon": 2, "photon": 3, "met": 4}
+KIND_STREAMS = {
+    "jet": 0, "electron": 1, "muon": 2, "photon": 3, "met": 4, "photon_from_electron": 5,
+}
 
 
 def _make_mix64(shr: Callable, const: Callable) -> Callable:

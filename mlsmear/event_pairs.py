@@ -146,7 +146,7 @@ EXTRA_INPUTS = {
         ("truth_activity", "activity", "quantile"),
     ),
     "met": (("genmet", "genmet", "quantile"), ("dmet", "dmet", "quantile")),
-    **dict.fromkeys(("electron", "muon", "photon"), (
+    **dict.fromkeys(("electron", "muon", "photon", "photon_from_electron"), (
         ("truth_jet_iso", "jet_iso", "quantile"),
         ("truth_em_iso", "em_iso", "quantile"),
         ("truth_muon_iso", "muon_iso", "quantile"),

@@ -34,6 +34,7 @@ import numpy as np
 
 from .coffea.collections import OutputForm
 from .coffea.schemas import NANOAOD
+from .electron_photons import linked
 from .model import Bundle
 from .readers.hepmc import EventBlock
 from .registry import load
@@ -139,7 +140,10 @@ def smear_hepmc_block(chunk: HepMCChunk) -> tuple[dict[str, np.ndarray], dict[st
     for kind in chunk.kinds:
         target = NANOAOD.target(kind)
         form = OutputForm(NANOAOD.name, target, NANOAOD.links.get(target.source))
-        collections[target.name] = form.build(reco[kind], placed.get(kind), sources.get(kind))
+        objects, truth_of = reco[kind], placed.get(kind)
+        if "from_electron" in objects.fields:  # photons of lost electrons link to the electron
+            truth_of, objects = linked(objects, placed["photon"], placed["electron"])
+        collections[target.name] = form.build(objects, truth_of, sources.get(kind))
     collections.update(gen)
     zeros = np.zeros(truth.numbers.size, dtype=np.uint32)
     columns = {

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 __all__ = [
-    "COFFEA_TRUTH", "DERIVED_INPUTS", "KindSpec", "KINDS", "TAG_RESIDUAL", "ZERO_TOLERANCE",
-    "kind_spec",
+    "COFFEA_TRUTH", "DERIVED_INPUTS", "KindSpec", "KINDS", "OBJECT_PDG", "TAG_RESIDUAL",
+    "ZERO_TOLERANCE", "kind_spec",
 ]
 
 #: Residual kind of tag quantities: the reco value itself (a decision 0/1 or a discriminant).
@@ -35,6 +35,14 @@ class KindSpec:
             b- and c-tag), sampled last, conditioned on the truth inputs and the sampled
             kinematic residuals; residual kind :data:`TAG_RESIDUAL`, and always allowed an exact
             0 (untagged, or a discriminant of 0).
+        source: the kind of truth object the model reads, when not its own (photons from lost
+            electrons read the truth electrons: :mod:`mlsmear.electron_photons`).
+        joins: the reco collection its objects belong to, when not its own (those photons join
+            the photons).
+        pdg: |PDG id| of the kind's prompt truth particle (0: not a particle kind).
+        mass: mass (GeV) of its reco objects when they carry no mass quantity (None: they do).
+        collection: name of its reco collection (``Jet``, ``Electron``, ..., ``MET``): NanoAOD's,
+            Delphes' branch names of e/μ/γ, the filter's selection names.
     """
 
     name: str
@@ -45,6 +53,16 @@ class KindSpec:
     per_event: bool = False
     may_be_zero: tuple[str, ...] = ()
     tags: tuple[str, ...] = ()
+    source: str | None = None
+    joins: str | None = None
+    pdg: int = 0
+    mass: float | None = None
+    collection: str = ""
+
+    @property
+    def truth_kind(self) -> str:
+        """The kind of truth object the model reads (its own unless ``source``)."""
+        return self.source or self.name
 
 
 _PARTICLE_INPUTS = (("pt", "quantile"), ("eta", "quantile"))
@@ -58,10 +76,15 @@ KINDS: dict[str, KindSpec] = {
         (("pt", "quantile"), ("eta", "quantile"), ("mass", "quantile")),
         may_be_zero=("mass",),
         tags=("btag", "ctag"),
+        collection="Jet",
     ),
-    "electron": KindSpec("electron", *_PARTICLE),
-    "muon": KindSpec("muon", *_PARTICLE),
-    "photon": KindSpec("photon", *_PARTICLE),
+    "electron": KindSpec("electron", *_PARTICLE, pdg=11, mass=0.000511, collection="Electron"),
+    "muon": KindSpec("muon", *_PARTICLE, pdg=13, mass=0.105658, collection="Muon"),
+    "photon": KindSpec("photon", *_PARTICLE, pdg=22, mass=0.0, collection="Photon"),
+    "photon_from_electron": KindSpec(
+        "photon_from_electron", *_PARTICLE, source="electron", joins="photon", mass=0.0,
+        collection="Photon",
+    ),
     "met": KindSpec(
         "met",
         ("pt", "phi"),
@@ -69,8 +92,11 @@ KINDS: dict[str, KindSpec] = {
         (("pt", "quantile"), ("ht", "quantile"), ("njet", "quantile")),
         has_efficiency=False,
         per_event=True,
+        collection="MET",
     ),
 }
+#: |PDG id| of the prompt truth particle of each particle kind (electron, muon, photon).
+OBJECT_PDG = {name: spec.pdg for name, spec in KINDS.items() if spec.pdg}
 
 
 #: Truth inputs defined from the rest of the event (definitions: :mod:`mlsmear.generate.truth`),
@@ -99,6 +125,7 @@ COFFEA_TRUTH = {
     "electron": "events.GenPart with kind='electron'",
     "muon": "events.GenPart with kind='muon'",
     "photon": "events.GenPart with kind='photon'",
+    "photon_from_electron": "events.GenPart with kind='photon' (from the events' electrons)",
     "met": "events.GenMET",
 }
 

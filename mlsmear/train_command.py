@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .electron_photons import with_teacher_table
 from .event_pairs import default_inputs, tag_columns, training_columns
 from .jet_context import CLAIM_FIELDS
 from .kinds import KINDS, kind_spec
@@ -143,9 +144,9 @@ def run(args: argparse.Namespace) -> int:
     from .readers import pairs_from_source  # uproot/pyarrow readers load only when used
 
     _check_arguments(args)
-    tables = pairs_from_source(
+    tables = with_teacher_table(pairs_from_source(
         args.pairs if len(args.pairs) > 1 else args.pairs[0], met=getattr(args, "met", "auto")
-    )
+    ))
     if args.kind not in tables:
         raise ValueError(f"the sources hold no {args.kind} pairs (they have {sorted(tables)})")
     table = tables[args.kind]

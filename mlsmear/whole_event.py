@@ -6,7 +6,8 @@ gets the claims of the sampled electrons, muons and photons
 (:func:`~mlsmear.jet_context.smeared_claims`); a MET model with object context
 (:mod:`mlsmear.met_context`) the recoil D of the sampled jets and muons
 (:func:`~mlsmear.met_context.smeared_recoil`), and smears MET around GenMET + D (both through
-:func:`~mlsmear.context.smeared_context`). Every draw stays
+:func:`~mlsmear.context.smeared_context`). The photons of the electrons the electron model lost
+(:mod:`mlsmear.electron_photons`) join the photons. Every draw stays
 a counter-based function of (seed, event, object, quantity, draw), so the objects are the same as
 those of separate ``smear()`` calls with the same seed and inputs, and the result does not depend
 on how the events are split into chunks.
@@ -19,7 +20,9 @@ from typing import Any
 
 import awkward as ak
 
-from .context import context_kinds, needed_kinds, smeared_context
+from .context import context_kinds, joining_kinds, needed_kinds, smeared_context
+from .electron_photons import KIND as PHOTON_FROM_ELECTRON
+from .electron_photons import from_lost, joined
 from .model import Bundle
 from .smear import smear
 
@@ -47,11 +50,14 @@ def smear_event(
 
     A model with object context needs the models and truth of the kinds it follows (MET: jets
     and muons; jets: electrons, muons and photons): they are smeared even when not asked for (the
-    same objects ``smear`` gives). ``ValueError`` when one is missing.
+    same objects ``smear`` gives). ``ValueError`` when one is missing. With a
+    ``photon_from_electron`` model, the photons include those of the lost electrons
+    (:mod:`mlsmear.electron_photons`: field ``from_electron``, ``truth_index`` then the
+    electron's), and the electrons' truth is needed.
     """
     wanted = [k for k in (kinds or truth) if k in bundle]
     needed = needed_kinds(bundle, wanted)
-    missing = [k for k in needed if k not in truth]
+    missing = sorted({bundle[k].spec.truth_kind for k in needed} - set(truth))
     if missing:
         raise ValueError(
             f"the models follow the sampled {missing} too: give their truth collections "
@@ -60,9 +66,17 @@ def smear_event(
     options = dict(seed=seed, event_id=event_id, device=device, sample_id=sample_id)
     reco: dict[str, ak.Array] = {}
     for kind in needed:
-        record = truth[kind]
+        spec = bundle[kind].spec
+        record = truth[spec.truth_kind]
         if context_kinds(bundle[kind]):
             for name, values in smeared_context(kind, truth, reco).items():
                 record = ak.with_field(record, values, name)
         reco[kind] = smear(record, model=bundle[kind], kind=kind, **options)
-    return {kind: reco[kind] for kind in wanted}
+        if kind == PHOTON_FROM_ELECTRON:
+            reco[kind] = from_lost(reco[kind], reco["electron"])
+    out = {}
+    for kind in wanted:
+        out[kind] = reco[kind]
+        for joiner in joining_kinds(bundle, kind):  # photons from lost electrons
+            out[kind] = joined(out[kind], reco[joiner])
+    return out

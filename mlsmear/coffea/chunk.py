@@ -16,7 +16,9 @@ import awkward as ak
 import numpy as np
 
 from ..columnar import resolve_model, smear_columnar
-from ..context import smeared_context
+from ..context import joining_kinds, smeared_context
+from ..electron_photons import KIND as PHOTON_FROM_ELECTRON
+from ..electron_photons import from_lost, joined, linked
 from ..identity import fold_sample
 from ..model import Bundle, KindModel
 from ..options import SmearOptions
@@ -44,6 +46,12 @@ class ModelRef:
         """The model of ``kind``."""
         return resolve_model(load(self.model), kind)
 
+    def joining(self, kind: str) -> tuple[str, ...]:
+        """The kinds whose objects join the ``kind`` collection
+        (:func:`~mlsmear.context.joining_kinds`; none for a single model)."""
+        bundle = load(self.model)
+        return joining_kinds(bundle, kind) if isinstance(bundle, Bundle) else ()
+
     def __getstate__(self) -> dict[str, Any]:
         if isinstance(self.model, Bundle | KindModel):
             raise TypeError(
@@ -69,8 +77,12 @@ class ChunkSpec:
         sample: the sample key folded into the run of every event (see :mod:`mlsmear.identity`;
             0: none); precision: evaluation precision (None: the model card's).
         objects: for a model with object context (:mod:`mlsmear.context`), the specs of the
-            chunks whose sampled objects it follows (MET: jets and muons; jets: e, μ, γ; their
-            arrays are passed to :func:`smear_chunk` after the model's own, depth first).
+            chunks whose sampled objects it follows (MET: jets and muons; jets: e, μ, γ; photons
+            from electrons: the electrons; their arrays are passed to :func:`smear_chunk` after
+            the model's own, depth first).
+        joined: the specs of the chunks whose objects join the output (photons: those of lost
+            electrons, :mod:`mlsmear.electron_photons`); their arrays follow those of
+            ``objects``, the same way.
     """
 
     model: ModelRef
@@ -84,6 +96,7 @@ class ChunkSpec:
     sample: int = 0
     precision: str | None = None
     objects: tuple[ChunkSpec, ...] = ()
+    joined: tuple[ChunkSpec, ...] = ()
 
 
 def smear_chunk(
@@ -109,13 +122,22 @@ def smear_chunk(
         record: the generator record (:func:`mlsmear.coffea.truth.record_columns`), for the jet
             model's prompt content and Delphes ``hadronFlavour``, the e/μ/γ models' ``em_iso``
             and ``muon_iso``.
-        object_arrays: per spec of ``spec.objects``, its ``rows``, ``gen_jets`` and ``record``
-            (same events, same identity), each followed by those of the kinds it follows.
+        object_arrays: per spec of ``spec.objects``, then of ``spec.joined``, its ``rows``,
+            ``gen_jets`` and ``record`` (same events, same identity), each followed by those of
+            the kinds it follows.
     """
     if spec.sample:
         run = fold_sample(np.zeros(len(rows), np.int64) if run is None else ak.to_numpy(run),
                           spec.sample)
-    truth, smeared = _smeared(spec, rows, run, lumi, event, gen_jets, record, iter(object_arrays))
+    arrays = iter(object_arrays)
+    truth, smeared = _smeared(spec, rows, run, lumi, event, gen_jets, record, arrays)
+    for sub in spec.joined:
+        sub_rows, sub_jets, sub_record = (next(arrays) for _ in range(3))
+        sub_truth, sub_smeared = _smeared(sub, sub_rows, run, lumi, event, sub_jets, sub_record,
+                                          arrays)
+        smeared = joined(smeared, sub_smeared)
+        if "position" in ak.fields(truth):  # links: into the photons, then the electrons
+            truth, smeared = linked(smeared, truth, sub_truth)
     return spec.form.build(smeared, truth, source_counts)
 
 
@@ -142,6 +164,8 @@ def _smeared(
         batch_size=spec.batch_size, extra=derived, precision=spec.precision,
     )
     smeared = smear_columnar(truth, model, options)
+    if spec.kind == PHOTON_FROM_ELECTRON:
+        smeared = from_lost(smeared, recos["electron"])
     for name, values in derived.items():
         truth = ak.with_field(truth, values, name)
     return truth, smeared

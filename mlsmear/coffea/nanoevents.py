@@ -22,7 +22,7 @@ from ..model import Bundle, KindModel
 from ..options import SmearOptions
 from .chunk import ChunkCall, ChunkSpec, ModelRef
 from .collections import OutputForm
-from .schemas import schema_of
+from .schemas import Schema, schema_of
 from .truth import content_positions, derivable, record_columns, truth_columns
 
 __all__ = ["smear_collection"]
@@ -118,11 +118,14 @@ def smear_collection(
 
 
 def _plan(
-    collection: Any, ref: ModelRef, kind: str | None, options: SmearOptions
+    collection: Any, ref: ModelRef, kind: str | None, options: SmearOptions, *,
+    join: bool = True,
 ) -> tuple[ChunkCall, tuple[Any, ...], Any, bool]:
     """The chunk function and its arguments for a collection (see :func:`smear_collection`);
     for a model with object context also the chunks of the kinds it follows (MET: jets and
-    muons; jets: electrons, muons, photons), recursively."""
+    muons; jets: electrons, muons, photons; photons from electrons: electrons), recursively,
+    and with ``join`` those whose objects join the output (photons: those of lost electrons;
+    not for the objects a model follows, which it reads as their own model made them)."""
     lazy = _is_lazy(collection)
     meta = collection._meta if lazy else collection
     events = events_of(meta.attrs)
@@ -133,7 +136,8 @@ def _plan(
     kind = kind or infer_kind(meta)
     kind_model = ref.kind_model(kind)
     columns, selection = truth_columns(
-        collection, source=source, kind=kind, model=kind_model, schema=schema
+        collection, source=source, kind=kind_model.spec.truth_kind, model=kind_model,
+        schema=schema,
     )
     link = schema.links.get(source) if schema is not None else None
     lib = _dask_awkward() if lazy else ak
@@ -155,10 +159,11 @@ def _plan(
         _lazy_identity(events, event_id) if lazy else event_identity(collection, event_id)
     )
     sample = sample_key_for(meta, event_id, options.sample_id, lazy=lazy)
-    form = OutputForm(schema.name, schema.target(kind), link) if schema else OutputForm()
+    output_kind = kind_model.spec.joins or kind
+    form = OutputForm(schema.name, schema.target(output_kind), link) if schema else OutputForm()
     objects, object_args = [], []
-    followed = context_kinds(kind_model)
-    if followed and not set(context_fields(kind_model)) <= set(columns):
+    followed, fields = context_kinds(kind_model), context_fields(kind_model)
+    if followed and not (fields and set(fields) <= set(columns)):
         if events is None or schema is None:
             raise ValueError(
                 f"this {kind} model follows the sampled {list(followed)}: smear NanoAOD or "
@@ -167,16 +172,33 @@ def _plan(
                 "(mlsmear.whole_event.smear_event)"
             )
         for sub_kind in followed:
-            source = schema.target(sub_kind).source
-            sub_call, sub_args, _, _ = _plan(events[source], ref, sub_kind, options)
+            sub_call, sub_args = _sub_plan(events, schema, ref, sub_kind, options)
             objects.append(sub_call.spec)
-            # rows, gen_jets, record, then the arrays of the kinds it follows in turn
-            object_args += [sub_args[0], sub_args[5], sub_args[6], *sub_args[7:]]
+            object_args += sub_args
+    joined, joined_args = [], []
+    for sub_kind in ref.joining(kind) if join else ():
+        if schema is None:  # plain coffea schemas: the photon model's objects alone
+            break
+        sub_call, sub_args = _sub_plan(events, schema, ref, sub_kind, options)
+        joined.append(sub_call.spec)
+        joined_args += sub_args
     call = ChunkCall(ChunkSpec(
         ref, kind, options.seed, str(options.device), options.batch_size, selection, form,
         schema.name if record is not None and schema is not None else None, sample,
-        options.precision, tuple(objects),
+        options.precision, tuple(objects), tuple(joined),
     ))
     gen_jets, record = (lib.zip(c) if c is not None else None for c in (gen_jets, record))
-    args = (lib.zip(columns), source_counts, *identity, gen_jets, record, *object_args)
+    args = (lib.zip(columns), source_counts, *identity, gen_jets, record, *object_args,
+            *joined_args)
     return call, args, meta, lazy
+
+
+def _sub_plan(
+    events: Any, schema: Schema, ref: ModelRef, kind: str, options: SmearOptions
+) -> tuple[ChunkCall, list[Any]]:
+    """The chunk of a kind another chunk follows or joins, from the events' truth collection of
+    its truth kind, and the arrays it passes on: rows, gen_jets, record, then the arrays of the
+    kinds it follows in turn."""
+    source = schema.target(ref.kind_model(kind).spec.truth_kind).source
+    call, args, _, _ = _plan(events[source], ref, kind, options, join=False)
+    return call, [args[0], args[5], args[6], *args[7:]]

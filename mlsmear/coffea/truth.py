@@ -34,7 +34,6 @@ import numpy as np
 from ..context import SAMPLED_FIELDS
 from ..generate.truth import (
     NEIGHBOUR_INPUTS,
-    OBJECT_PDG,
     PROMPT_NEIGHBOURS,
     jet_activity,
     jet_isolation,
@@ -46,6 +45,7 @@ from ..generate.truth import (
     visible_particles,
 )
 from ..jet_context import CLAIM_FIELDS
+from ..kinds import OBJECT_PDG
 from ..met_context import RECOIL_FIELDS
 from ..model import KindModel
 from ..readers.delphes import delphes_hadron_flavour, delphes_record
@@ -223,13 +223,14 @@ def derived_inputs(
                if n not in ak.fields(truth) and n not in SAMPLED_FIELDS]  # fmt: skip
     if not lacking:
         return {}
-    if model.kind == "met":
+    kind = model.spec.truth_kind
+    if kind == "met":
         if gen_jets is None:
             raise ValueError(f"the {model.kind} model needs {lacking}: give the events' GenJets")
         ht, njet = jet_activity(Collection.from_awkward(gen_jets, ("pt", "eta", "phi")))
         values = {"ht": ht, "njet": njet.astype(np.float64)}
         return {n: values[n] for n in lacking}
-    if model.kind != "jet":
+    if kind != "jet":
         objects = Collection.from_awkward(truth, ("pt", "eta", "phi"))
         values = {}
         if "jet_iso" in lacking:
@@ -239,7 +240,7 @@ def derived_inputs(
             values["jet_iso"] = jet_isolation(objects, jets)
         if set(lacking) & set(PROMPT_NEIGHBOURS):  # from the record's prompt objects
             prompt, _ = _prompt_from_record(record, schema)
-            values.update(prompt_isolation(objects, model.kind, prompt))
+            values.update(prompt_isolation(objects, kind, prompt))
         return {n: ak.unflatten(values[n], objects.counts) for n in lacking}
     jets = Collection.from_awkward(truth, ("pt", "eta", "phi"))
     values = {}
@@ -256,6 +257,7 @@ def derived_inputs(
 def derivable(model: KindModel, schema: str | None = None) -> list[str]:
     """The inputs of ``model`` that :func:`derived_inputs` can compute (given the generator
     record of ``schema`` events: ``nanoaod`` or ``delphes``)."""
-    names = _DERIVED.get(model.kind, ())
-    names += _DERIVED_FROM_RECORD.get(schema, {}).get(model.kind, ()) if schema else ()
+    kind = model.spec.truth_kind
+    names = _DERIVED.get(kind, ())
+    names += _DERIVED_FROM_RECORD.get(schema, {}).get(kind, ()) if schema else ()
     return [n for n in names if n in model.input_fields]

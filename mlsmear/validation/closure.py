@@ -17,7 +17,7 @@ of the same flavour and opposite charge.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import awkward as ak
@@ -67,18 +67,17 @@ def _jagged(n_events: int, event_row: np.ndarray, fields: Mapping[str, np.ndarra
 
 
 def _objects(
-    kind: str,
     events: np.ndarray,
-    sample: KindSample | None,
-    reco: Reco | None,
+    pieces: Sequence[tuple[KindSample, Reco]],
     reco_only: Mapping[str, np.ndarray] | None,
 ) -> ak.Array:
-    """The reconstructed objects of one kind, per event (pt-ordered)."""
+    """The reconstructed objects of one kind, per event (pt-ordered), from the reco of truth
+    rows (``pieces``: the kind's own, and those of models whose objects join it)."""
     rows: list[np.ndarray] = []
     fields: dict[str, list[np.ndarray]] = {
         "pt": [], "eta": [], "phi": [], "mass": [], "btag": [], "charge": []
     }
-    if sample is not None and reco is not None:
+    for sample, reco in pieces:
         keep = reco.reconstructed
         rows.append(np.searchsorted(events, sample.event[keep]))
         for name in ("pt", "eta", "phi"):
@@ -106,6 +105,8 @@ def event_reco(
     samples: Mapping[str, KindSample],
     recos: Mapping[str, Reco],
     reco_only: Mapping[str, Mapping[str, np.ndarray]] | None = None,
+    *,
+    joining: Mapping[str, Sequence[tuple[KindSample, Reco]]] | None = None,
 ) -> EventReco:
     """Per-event reco collections of one detector.
 
@@ -115,13 +116,14 @@ def event_reco(
         recos: that detector's reco of every row, by kind.
         reco_only: the teacher's reco objects without a truth partner by kind (columns
             ``event``, ``reco_pt`` …), none for the learnt detector.
+        joining: by kind, more (rows, reco) whose objects join that kind's collection (the
+            learnt photons of lost electrons).
     """
-    reco_only = reco_only or {}
+    reco_only, joining = reco_only or {}, joining or {}
     kinds = {}
     for kind in ("jet", "electron", "muon", "photon"):
-        kinds[kind] = _objects(
-            kind, events, samples.get(kind), recos.get(kind), reco_only.get(kind)
-        )
+        own = [(samples[kind], recos[kind])] if kind in samples and kind in recos else []
+        kinds[kind] = _objects(events, [*own, *joining.get(kind, ())], reco_only.get(kind))
     met_pt, met_phi = np.zeros(events.size), np.zeros(events.size)
     if "met" in samples and "met" in recos:
         rows = np.searchsorted(events, samples["met"].event)

@@ -43,7 +43,10 @@ _LINES: tuple[dict[str, Any], ...] = (
     {"color": "#964a8b", "linestyle": ":"},
 )
 _STAT: dict[str, Any] = {"color": "0.85", "lw": 0}
-_NAMES = {"jet": "jet", "electron": "electron", "muon": "muon", "photon": "photon", "met": "MET"}
+_NAMES = {
+    "jet": "jet", "electron": "electron", "muon": "muon", "photon": "photon", "met": "MET",
+    "photon_from_electron": "photon (of an electron)",
+}
 
 
 @contextlib.contextmanager

@@ -15,7 +15,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from tqdm.auto import tqdm
 
-from ..context import context_kinds, needed_kinds
+from ..context import context_fields, needed_kinds
+from ..electron_photons import KIND as PHOTON_FROM_ELECTRON
+from ..electron_photons import with_teacher_table
 from ..kinds import KINDS
 from ..met_context import RECOIL_FIELDS
 from ..model import Bundle, KindModel
@@ -57,7 +59,9 @@ def _sources(source: Source | Sequence[Source]) -> list[Source]:
 def _read(sources: Sequence[Source], met: str = "auto") -> dict[str, pa.Table]:
     from ..readers import pairs_from_source  # uproot readers load only when used
 
-    return pairs_from_source(sources if len(sources) > 1 else sources[0], met=met)
+    return with_teacher_table(
+        pairs_from_source(sources if len(sources) > 1 else sources[0], met=met)
+    )
 
 
 def _first_events(tables: dict[str, pa.Table], max_events: int | None) -> np.ndarray:
@@ -181,7 +185,8 @@ def validate(
         )
     if closure and set(kinds) >= {"jet", "electron", "muon", "met"}:
         metrics["closure"], figures["closure"] = _closure(
-            truth_samples, learnt, tables, events, output, title=_title("events", provenance)
+            truth_samples, learnt, tables, events, output, title=_title("events", provenance),
+            joining=_photons_of_lost_electrons(bundle, truth_samples, learnt, seed, device),
         )
     metrics = _jsonable(metrics)
     (output / "metrics.json").write_text(json.dumps(metrics, indent=1, ensure_ascii=False) + "\n")
@@ -205,7 +210,9 @@ def _event_samples(
 ) -> tuple[dict[str, KindSample], dict[str, Reco]]:
     """Hold-out rows and learnt reco of ``kinds`` in :data:`~mlsmear.context.SMEAR_ORDER` (a
     model with object context gets the claims or recoil of the learnt objects it follows, which
-    are sampled for that if needed)."""
+    are sampled for that if needed). The photons from electrons are those of the electrons the
+    *teacher* lost (the model's conditional, as trained); :func:`_photons_of_lost_electrons`
+    gives those of the learnt chain."""
     wanted = needed_kinds(bundle, kinds)
     lacking = [k for k in wanted if k not in tables]
     if lacking:
@@ -216,7 +223,7 @@ def _event_samples(
         table = tables[kind]
         table = table.filter(pc.is_in(table.column("event"), value_set=pa.array(events)))
         sample = holdout_sample(kind, table, bundle[kind].thresholds)
-        if context_kinds(bundle[kind]):
+        if context_fields(bundle[kind]):
             if kind == "met":
                 recoil = learnt_recoil(sample.event, holdout, learnt)
                 context = dict(zip(RECOIL_FIELDS, recoil, strict=True))
@@ -228,11 +235,30 @@ def _event_samples(
     return holdout, learnt
 
 
+def _photons_of_lost_electrons(
+    bundle: Bundle, holdout: Mapping[str, KindSample], learnt: Mapping[str, Reco], seed: int,
+    device: str,
+) -> dict[str, list[tuple[KindSample, Reco]]]:
+    """The learnt photons of the electrons the *learnt* electron model lost (every hold-out
+    electron sampled with the ``photon_from_electron`` model, those reconstructed as electrons
+    dropped), as objects joining the learnt photons; none without that model."""
+    if PHOTON_FROM_ELECTRON not in bundle or "electron" not in learnt:
+        return {}
+    electrons = holdout["electron"]
+    photons = learnt_reco(bundle[PHOTON_FROM_ELECTRON], electrons, seed, device=device)
+    lost = photons.reconstructed & ~learnt["electron"].reconstructed
+    values = {q: np.where(lost, v, np.nan) for q, v in photons.values.items()}
+    values["charge"] = np.zeros(lost.size)  # photons, not the electrons' charge
+    return {"photon": [(electrons, Reco(lost, values))]}
+
+
 def _closure(
     holdout: Mapping[str, KindSample], learnt: Mapping[str, Reco],
     tables: Mapping[str, pa.Table], events: np.ndarray, output: Path, *, title: str,
+    joining: Mapping[str, list[tuple[KindSample, Reco]]],
 ) -> tuple[dict[str, Any], list[Path]]:
-    """Analysis-closure yields (``metrics.json`` key ``closure``) and figures."""
+    """Analysis-closure yields (``metrics.json`` key ``closure``) and figures (``joining``:
+    learnt objects that join a kind's collection, :func:`_photons_of_lost_electrons`)."""
     reco_only = {}
     for kind, name in RECO_ONLY.items():
         if name in tables:
@@ -240,7 +266,7 @@ def _closure(
                                for c in tables[name].column_names}
     teacher = {k: s.reference for k, s in holdout.items()}
     obs_t = observables(event_reco(events, holdout, teacher, reco_only))
-    obs_l = observables(event_reco(events, holdout, learnt))
+    obs_l = observables(event_reco(events, holdout, learnt, joining=joining))
     result: dict[str, Any] = {"selections": closure_metrics(obs_t, obs_l)}
     result["reco_only_fraction"] = reco_only_fractions(holdout, tables, events)
     result["objects"] = object_checks(holdout, learnt)
