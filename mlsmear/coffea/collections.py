@@ -20,7 +20,7 @@ import awkward as ak
 import numpy as np
 from coffea.nanoevents.methods import delphes, nanoaod
 
-from ..generate.truth import OBJECT_PDG
+from ..kinds import OBJECT_PDG
 from .schemas import Target
 
 __all__ = ["OutputForm", "TAG_FIELDS"]

@@ -24,15 +24,13 @@ from typing import Any
 import numpy as np
 
 from ..filter.hepmc import RECORD_COLUMNS, HepMCWriter, import_pyhepmc, record_to_event
-from ..readers._uproot import flat_values, jagged_collection, open_tree, read_branches
+from ..readers._uproot import flat_values, open_tree, read_branches
+from ..readers.delphes import reco_branches, reco_objects
 from ..refdet.collection import Collection
 from .cards import DelphesCard, resolve_card, seeded_text
 from .locate import DelphesInstallation, locate_delphes
 
 __all__ = ["DelphesDetector", "DelphesError", "DelphesJob", "delphes_seed", "read_delphes_reco"]
-
-_OBJECTS = {"electron": "Electron", "muon": "Muon", "photon": "Photon"}
-_MASS = {"electron": 0.000511, "muon": 0.105658, "photon": 0.0}  # GeV
 
 
 class DelphesError(RuntimeError):
@@ -83,30 +81,13 @@ def read_delphes_reco(path: str, *, jets: str = "Jet") -> tuple[dict[str, Collec
     """Reco collections (``jet``, ``electron``, ``muon``, ``photon``, ``met``) of a Delphes ROOT
     file, and its ``Event`` columns ``number``, ``proc_time`` and ``read_time`` (s per event)."""
     tree = open_tree(path, "Delphes")
-    kinematics = {"pt": "PT", "eta": "Eta", "phi": "Phi"}
     needs = {
         "event identity": ["Event.Number", "Event.ProcTime", "Event.ReadTime"],
-        "reco jets": [f"{jets}.{b}" for b in ("PT", "Eta", "Phi", "Mass", "BTag")],
         "missing ET": ["MissingET.MET", "MissingET.Phi"],
-        **{
-            f"{kind}s": [f"{name}.{b}" for b in kinematics.values()]
-            + ([f"{name}.Charge"] if kind != "photon" else [])
-            for kind, name in _OBJECTS.items()
-        },
+        **reco_branches(jets),
     }
     arrays = read_branches(tree, path, needs)
-    reco = {}
-    jet = jagged_collection(arrays, {**{c: f"{jets}.{b}" for c, b in kinematics.items()},
-                                     "mass": f"{jets}.Mass"})  # fmt: skip
-    reco["jet"] = jet.with_columns(btag=(flat_values(arrays[f"{jets}.BTag"]) & 1) == 1)
-    for kind, name in _OBJECTS.items():
-        objects = jagged_collection(arrays, {c: f"{name}.{b}" for c, b in kinematics.items()})
-        charge = (
-            flat_values(arrays[f"{name}.Charge"]).astype(np.float64)
-            if kind != "photon"
-            else np.zeros(len(objects))
-        )
-        reco[kind] = objects.with_columns(mass=np.full(len(objects), _MASS[kind]), charge=charge)
+    reco = reco_objects(arrays, jets)
     reco["met"] = Collection.one_per_event(
         {"pt": flat_values(arrays["MissingET.MET"]), "phi": flat_values(arrays["MissingET.Phi"])}
     )

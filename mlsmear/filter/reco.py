@@ -14,6 +14,7 @@ import awkward as ak
 import numpy as np
 import vector
 
+from ..kinds import KINDS
 from ..model import Bundle
 from ..refdet.collection import Collection
 from ..whole_event import smear_event
@@ -21,7 +22,7 @@ from ..whole_event import smear_event
 __all__ = ["KIND_OF", "NAME_OF", "empty_truth", "predict", "reference_collections", "truth_arrays"]
 
 #: Reco collection name of each object kind, and back.
-NAME_OF = {"jet": "Jet", "electron": "Electron", "muon": "Muon", "photon": "Photon", "met": "MET"}
+NAME_OF = {kind: spec.collection for kind, spec in KINDS.items() if spec.joins is None}
 KIND_OF = {name: kind for kind, name in NAME_OF.items()}
 _LEPTONS = ("electron", "muon")
 

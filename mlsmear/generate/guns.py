@@ -6,13 +6,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..kinds import KINDS, OBJECT_PDG
 from ..refdet.collection import Collection
 
 __all__ = ["GUNS", "Gun"]
 
 #: Gun process name -> PDG id of the particle (its sign is drawn at random).
 GUNS = {"gun-e": 11, "gun-mu": 13, "gun-gamma": 22, "gun-pi": 211}
-_MASS = {11: 0.000511, 13: 0.105658, 22: 0.0, 211: 0.139570}  # GeV
+_MASS = {**{pdg: float(KINDS[k].mass or 0.0) for k, pdg in OBJECT_PDG.items()}, 211: 0.139570}
 _CHARGE = {11: -1.0, 13: -1.0, 22: 0.0, 211: 1.0}  # of the positive PDG id
 
 

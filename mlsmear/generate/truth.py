@@ -38,6 +38,7 @@ from collections.abc import Mapping
 import numba
 import numpy as np
 
+from ..kinds import OBJECT_PDG
 from ..refdet.btag import label_flavour
 from ..refdet.collection import Collection
 from ..refdet.isolation import cone_sums
@@ -52,7 +53,6 @@ __all__ = [
     "ACTIVITY_DR",
     "HT_JET_PT_MIN",
     "INVISIBLE_PDG",
-    "OBJECT_PDG",
     "PROMPT_CONTENT",
     "TRUTH_ISO_DR",
     "TRUTH_JET_PT_MIN",
@@ -96,8 +96,6 @@ ACTIVITY_DR = 1.0
 NEIGHBOUR_INPUTS = ("dr_nearest", "nb_pt_ratio", "activity")
 #: |PDG id| of particles no detector sees: neutrinos and the lightest neutralino.
 INVISIBLE_PDG = (12, 14, 16, 1000022)
-#: PDG id of the prompt truth object of each kind.
-OBJECT_PDG = {"electron": 11, "muon": 13, "photon": 22}
 _PARTICLE_COLUMNS = ("pt", "eta", "phi", "mass", "pid", "charge")
 
 

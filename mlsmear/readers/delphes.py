@@ -24,6 +24,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 
+import awkward as ak
 import numpy as np
 import pyarrow as pa
 
@@ -36,6 +37,7 @@ from ..generate.truth import (
     relate_jets_and_prompt,
     visible_particles,
 )
+from ..kinds import KINDS, OBJECT_PDG
 from ..refdet.btag import label_flavour
 from ..refdet.collection import Collection
 from ._uproot import (
@@ -48,15 +50,17 @@ from ._uproot import (
     read_branches,
 )
 
-__all__ = ["delphes_hadron_flavour", "delphes_record", "read_pairs_from_delphes"]
+__all__ = [
+    "delphes_hadron_flavour", "delphes_record", "read_pairs_from_delphes", "reco_branches",
+    "reco_objects",
+]
 
 _PARTICLE = {
     "pid": "Particle.PID", "mother1": "Particle.M1", "status": "Particle.Status",
     "pt": "Particle.PT", "eta": "Particle.Eta", "phi": "Particle.Phi",
     "mass": "Particle.Mass", "charge": "Particle.Charge",
 }  # fmt: skip
-_RECO = {"electron": "Electron", "muon": "Muon", "photon": "Photon"}
-_MASS = {"electron": 0.000511, "muon": 0.105658, "photon": 0.0}  # GeV
+_RECO = {kind: KINDS[kind].collection for kind in OBJECT_PDG}
 
 
 def delphes_record(particles: Collection) -> Collection:
@@ -87,19 +91,43 @@ def _kinematics(prefix: str, *, mass: bool) -> dict[str, str]:
     return columns
 
 
+def reco_branches(reco_jets: str) -> dict[str, list[str]]:
+    """The branches :func:`reco_objects` reads, by what they hold (for ``read_branches``)."""
+    return {
+        "reco jets": [*_kinematics(reco_jets, mass=True).values(), f"{reco_jets}.BTag"],
+        **{
+            f"{kind}s": list(_kinematics(name, mass=False).values())
+            + ([f"{name}.Charge"] if kind != "photon" else [])
+            for kind, name in _RECO.items()
+        },
+    }
+
+
+def reco_objects(arrays: ak.Array, reco_jets: str) -> dict[str, Collection]:
+    """Delphes' reco objects by kind: the ``reco_jets`` branch (pt, eta, phi, mass; ``btag`` =
+    bit 0 of ``BTag``) and ``Electron``, ``Muon``, ``Photon`` (pt, eta, phi, ``charge``, photons
+    0; ``mass`` the kind's, GeV)."""
+    jets = jagged_collection(arrays, _kinematics(reco_jets, mass=True))
+    reco = {"jet": jets.with_columns(btag=(flat_values(arrays[f"{reco_jets}.BTag"]) & 1) == 1)}
+    for kind, name in _RECO.items():
+        objects = jagged_collection(arrays, _kinematics(name, mass=False))
+        charge = (
+            flat_values(arrays[f"{name}.Charge"]).astype(np.float64)
+            if kind != "photon" else np.zeros(len(objects))
+        )
+        mass = np.full(len(objects), KINDS[kind].mass)
+        reco[kind] = objects.with_columns(mass=mass, charge=charge)
+    return reco
+
+
 def _read_file(path: str, tree_name: str, truth_jets: str, reco_jets: str) -> dict[str, pa.Table]:
     tree = open_tree(path, tree_name)
     needs = {
         "event identity": ["Event.Number"],
         "generator record": list(_PARTICLE.values()),
         "truth jets": list(_kinematics(truth_jets, mass=True).values()),
-        "reco jets": [*_kinematics(reco_jets, mass=True).values(), f"{reco_jets}.BTag"],
         "missing ET": ["GenMissingET.MET", "GenMissingET.Phi", "MissingET.MET", "MissingET.Phi"],
-        **{
-            f"{kind}s": list(_kinematics(name, mass=False).values())
-            + ([f"{name}.Charge"] if kind != "photon" else [])
-            for kind, name in _RECO.items()
-        },
+        **reco_branches(reco_jets),
     }
     arrays = read_branches(tree, path, needs)
 
@@ -113,15 +141,7 @@ def _read_file(path: str, tree_name: str, truth_jets: str, reco_jets: str) -> di
         **neighbour_context(gen_jets),
     )
     truth = relate_jets_and_prompt(gen_jets, prompt_collections(record, visible))
-    jets = jagged_collection(arrays, _kinematics(reco_jets, mass=True))
-    jets = jets.with_columns(btag=(flat_values(arrays[f"{reco_jets}.BTag"]) & 1) == 1)
-    reco = {"jet": jets}
-    for kind, name in _RECO.items():
-        objects = jagged_collection(arrays, _kinematics(name, mass=False))
-        charge = (
-            flat_values(arrays[f"{name}.Charge"]) if kind != "photon" else np.zeros(len(objects))
-        )
-        reco[kind] = objects.with_columns(mass=np.full(len(objects), _MASS[kind]), charge=charge)
+    reco = reco_objects(arrays, reco_jets)
     truth["met"], reco["met"] = missing_et(
         arrays,
         ("GenMissingET.MET", "GenMissingET.Phi"),

@@ -31,12 +31,12 @@ import pyarrow as pa
 
 from ..generate.matching import pair_tables
 from ..generate.truth import (
-    OBJECT_PDG,
     PROMPT_NEIGHBOURS,
     TRUTH_OBJECT_PT_MIN,
     neighbour_context,
     relate_jets_and_prompt,
 )
+from ..kinds import KINDS, OBJECT_PDG
 from ..refdet.collection import Collection
 from ._uproot import (
     as_paths,
@@ -52,7 +52,7 @@ __all__ = ["PROMPT_FLAGS", "nanoaod_event_id", "prompt_mask", "read_pairs_from_n
 
 #: GenPart_statusFlags bits of a prompt object: isPrompt (0), isDirectPromptTauDecayProduct (5).
 PROMPT_FLAGS = (1 << 0) | (1 << 5)
-_RECO = {"electron": "Electron", "muon": "Muon", "photon": "Photon"}
+_RECO = {kind: KINDS[kind].collection for kind in OBJECT_PDG}
 _KINEMATICS = ("pt", "eta", "phi", "mass")
 _GENPART = (*_KINEMATICS, "pdgId", "status", "statusFlags")
 _MASK63 = np.uint64(2**63 - 1)
