@@ -1,13 +1,16 @@
-"""The per-chunk function: one eager chunk of truth rows in, one reco collection out.
+"""The per-chunk functions: one eager chunk of truth rows in, reco collections out.
 
-It is the only place where smearing happens for coffea inputs: called directly on eager and
-virtual NanoEvents, and mapped over dask-awkward partitions (:class:`ChunkCall`), so every path
-runs the same code on the same rows and gives the same numbers.
+:func:`smear_chunk` makes one collection (``smear(events.GenJet)``), smearing first the kinds its
+model follows; :func:`smear_events_chunk` makes every collection of ``smear_events`` in one pass,
+each kind smeared once. They are the only places where smearing happens for coffea inputs: called
+directly on eager and virtual NanoEvents, and mapped over dask-awkward partitions
+(:class:`ChunkCall`, :class:`EventsCall`), so every path runs the same code on the same rows and
+gives the same numbers.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,17 +19,21 @@ import awkward as ak
 import numpy as np
 
 from ..columnar import resolve_model, smear_columnar
-from ..context import joining_kinds, smeared_context
+from ..context import context_kinds, joining_kinds, smeared_context
 from ..electron_photons import KIND as PHOTON_FROM_ELECTRON
 from ..electron_photons import from_lost, joined, linked
 from ..identity import fold_sample
+from ..kinds import kind_spec
 from ..model import Bundle, KindModel
 from ..options import SmearOptions
 from ..registry import load
 from .collections import OutputForm
 from .truth import Selection, derived_inputs
 
-__all__ = ["ModelRef", "ChunkSpec", "ChunkCall", "smear_chunk"]
+__all__ = [
+    "EVENTS_ARITY", "ChunkCall", "ChunkSpec", "EventsCall", "EventsSpec", "ModelRef",
+    "smear_chunk", "smear_events_chunk",
+]
 
 
 class ModelRef:
@@ -126,38 +133,112 @@ def smear_chunk(
             ``gen_jets`` and ``record`` (same events, same identity), each followed by those of
             the kinds it follows.
     """
-    if spec.sample:
-        run = fold_sample(np.zeros(len(rows), np.int64) if run is None else ak.to_numpy(run),
-                          spec.sample)
+    run = _folded(run, rows, spec.sample)
     arrays = iter(object_arrays)
-    truth, smeared = _smeared(spec, rows, run, lumi, event, gen_jets, record, arrays)
+    followed = _followed(spec, run, lumi, event, arrays)
+    truth, smeared = _smeared(spec, rows, run, lumi, event, gen_jets, record, followed)
     for sub in spec.joined:
         sub_rows, sub_jets, sub_record = (next(arrays) for _ in range(3))
-        sub_truth, sub_smeared = _smeared(sub, sub_rows, run, lumi, event, sub_jets, sub_record,
-                                          arrays)
-        smeared = joined(smeared, sub_smeared)
-        if "position" in ak.fields(truth):  # links: into the photons, then the electrons
-            truth, smeared = linked(smeared, truth, sub_truth)
+        sub_followed = _followed(sub, run, lumi, event, arrays)
+        sub_done = _smeared(sub, sub_rows, run, lumi, event, sub_jets, sub_record, sub_followed)
+        truth, smeared = _joined(truth, smeared, *sub_done)
     return spec.form.build(smeared, truth, source_counts)
+
+
+@dataclass(frozen=True)
+class EventsSpec:
+    """Everything :func:`smear_events_chunk` needs besides the arrays (small and picklable).
+
+    Arguments:
+        kinds: one :class:`ChunkSpec` per kind smeared, in
+            :data:`~mlsmear.context.SMEAR_ORDER`, without ``objects`` or ``joined``: each kind
+            is smeared once and read by the kinds that follow it.
+        outputs: ``(collection name, kind)`` of each collection returned.
+    """
+
+    kinds: tuple[ChunkSpec, ...]
+    outputs: tuple[tuple[str, str], ...]
+
+
+#: Arrays per kind passed to :func:`smear_events_chunk`.
+EVENTS_ARITY = 7
+
+
+def smear_events_chunk(spec: EventsSpec, *arrays: ak.Array | None) -> ak.Array:
+    """Smear every kind of one eager chunk once, in order, each kind reading the sampled objects
+    of the kinds it follows; the collections of ``spec.outputs`` as the fields of one record
+    per event.
+
+    Arguments:
+        arrays: per spec of ``spec.kinds``, the arguments of :func:`smear_chunk` up to
+            ``record`` (:data:`EVENTS_ARITY` of them: rows, source_counts, run, lumi, event,
+            gen_jets, record).
+    """
+    done: dict[str, tuple[ak.Array, ak.Array]] = {}
+    counts: dict[str, ak.Array | None] = {}
+    for k, sub in enumerate(spec.kinds):
+        rows, source_counts, run, lumi, event, gen_jets, record = (
+            arrays[EVENTS_ARITY * k:EVENTS_ARITY * (k + 1)]
+        )
+        run = _folded(run, rows, sub.sample)
+        followed = {kind: done[kind] for kind in context_kinds(sub.model.kind_model(sub.kind))}
+        done[sub.kind] = _smeared(sub, rows, run, lumi, event, gen_jets, record, followed)
+        counts[sub.kind] = source_counts
+    specs = {sub.kind: sub for sub in spec.kinds}
+    out = {}
+    for name, kind in spec.outputs:
+        truth, smeared = done[kind]
+        for joiner in (k for k in done if kind_spec(k).joins == kind):
+            truth, smeared = _joined(truth, smeared, *done[joiner])
+        out[name] = specs[kind].form.build(smeared, truth, counts[kind])
+    return ak.zip(out, depth_limit=1)
+
+
+def _folded(run: Any, rows: ak.Array, sample: int) -> Any:
+    """``run`` with the sample key folded in (:func:`~mlsmear.identity.fold_sample`)."""
+    if not sample:
+        return run
+    return fold_sample(np.zeros(len(rows), np.int64) if run is None else ak.to_numpy(run), sample)
+
+
+def _joined(
+    truth: ak.Array, smeared: ak.Array, sub_truth: ak.Array, sub_smeared: ak.Array
+) -> tuple[ak.Array, ak.Array]:
+    """One output of the photons and those of lost electrons
+    (:func:`~mlsmear.electron_photons.joined`; with links, their truth positions too)."""
+    smeared = joined(smeared, sub_smeared)
+    if "position" in ak.fields(truth):  # links: into the photons, then the electrons
+        truth, smeared = linked(smeared, truth, sub_truth)
+    return truth, smeared
+
+
+def _followed(
+    spec: ChunkSpec, run: Any, lumi: Any, event: Any, object_arrays: Iterator[Any]
+) -> dict[str, tuple[ak.Array, ak.Array]]:
+    """The kinds ``spec`` follows, smeared from ``object_arrays`` (depth first: rows, gen_jets,
+    record, then those of the kinds they follow): kind → (truth, engine output)."""
+    done = {}
+    for sub in spec.objects:
+        sub_rows, sub_jets, sub_record = (next(object_arrays) for _ in range(3))
+        followed = _followed(sub, run, lumi, event, object_arrays)
+        done[sub.kind] = _smeared(sub, sub_rows, run, lumi, event, sub_jets, sub_record, followed)
+    return done
 
 
 def _smeared(
     spec: ChunkSpec, rows: ak.Array, run: Any, lumi: Any, event: Any,
-    gen_jets: ak.Array | None, record: ak.Array | None, object_arrays: Iterator[Any],
+    gen_jets: ak.Array | None, record: ak.Array | None,
+    followed: Mapping[str, tuple[ak.Array, ak.Array]],
 ) -> tuple[ak.Array, ak.Array]:
     """The chunk's truth objects (with the inputs derived for them as fields) and the engine's
-    plain output for them (run already holds the sample key). The kinds ``spec`` follows are
-    smeared first, from ``object_arrays`` (depth first: rows, gen_jets, record, then theirs)."""
-    truths, recos = {}, {}
-    for sub in spec.objects:
-        sub_rows, sub_jets, sub_record = (next(object_arrays) for _ in range(3))
-        truths[sub.kind], recos[sub.kind] = _smeared(
-            sub, sub_rows, run, lumi, event, sub_jets, sub_record, object_arrays
-        )
+    plain output for them (run already holds the sample key); ``followed``: the (truth, output)
+    of the kinds the model follows, already smeared."""
     truth = spec.selection.apply(rows)
     model = spec.model.kind_model(spec.kind)
     derived = derived_inputs(model, truth, gen_jets, record, spec.record_schema)
-    if spec.objects:
+    if followed:
+        truths = {kind: t for kind, (t, _) in followed.items()}
+        recos = {kind: r for kind, (_, r) in followed.items()}
         derived.update(smeared_context(spec.kind, {**truths, spec.kind: truth}, recos))
     options = SmearOptions(
         seed=spec.seed, event_id=(run, lumi, event), device=spec.device,
@@ -165,30 +246,50 @@ def _smeared(
     )
     smeared = smear_columnar(truth, model, options)
     if spec.kind == PHOTON_FROM_ELECTRON:
-        smeared = from_lost(smeared, recos["electron"])
+        smeared = from_lost(smeared, followed["electron"][1])
     for name, values in derived.items():
         truth = ak.with_field(truth, values, name)
     return truth, smeared
 
 
-class ChunkCall:
-    """:func:`smear_chunk` as a picklable callable for ``dask_awkward.map_partitions``.
+class _PartitionCall:
+    """A chunk function as a picklable callable for ``dask_awkward.map_partitions``.
 
     On typetracers (dask-awkward's metadata and column-optimisation passes) it touches its inputs,
     so that exactly those columns are read, and returns the type of an empty chunk's output.
     """
 
-    def __init__(self, spec: ChunkSpec) -> None:
-        self.spec = spec
+    def _run(self, *arrays: ak.Array | None) -> ak.Array:
+        raise NotImplementedError
 
     def __call__(self, *arrays: ak.Array | None) -> ak.Array:
         if ak.backend(arrays[0]) != "typetracer":
-            return smear_chunk(self.spec, *arrays)
+            return self._run(*arrays)
         empty = []
         for array in arrays:
             if array is not None:
                 ak.typetracer.touch_data(array)
                 array = ak.Array(array.layout.form.length_zero_array(), behavior=array.behavior)
             empty.append(array)
-        out = smear_chunk(self.spec, *empty)
+        out = self._run(*empty)
         return ak.Array(out.layout.to_typetracer(forget_length=True), behavior=out.behavior)
+
+
+class ChunkCall(_PartitionCall):
+    """:func:`smear_chunk` of a :class:`ChunkSpec` for ``map_partitions``."""
+
+    def __init__(self, spec: ChunkSpec) -> None:
+        self.spec = spec
+
+    def _run(self, *arrays: ak.Array | None) -> ak.Array:
+        return smear_chunk(self.spec, *arrays)
+
+
+class EventsCall(_PartitionCall):
+    """:func:`smear_events_chunk` of an :class:`EventsSpec` for ``map_partitions``."""
+
+    def __init__(self, spec: EventsSpec) -> None:
+        self.spec = spec
+
+    def _run(self, *arrays: ak.Array | None) -> ak.Array:
+        return smear_events_chunk(self.spec, *arrays)

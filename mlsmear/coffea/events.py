@@ -9,7 +9,6 @@ are removed (``Electron.jetIdx``, ``jetIdxG``, ``Jet.electronIdx1``, ...): follo
 
 from __future__ import annotations
 
-import dataclasses
 import sys
 from collections.abc import Iterable
 from pathlib import Path
@@ -23,7 +22,7 @@ from ..engine import DEFAULT_BATCH_SIZE
 from ..model import Bundle
 from ..options import SmearOptions
 from ..registry import load
-from .nanoevents import smear_collection
+from .nanoevents import smear_event_collections
 from .schemas import Schema, Target, schema_of
 
 __all__ = ["smear_events", "stale_links"]
@@ -129,10 +128,9 @@ def smear_events(
     _check_models(model, targets)
     _check_sources(events, schema, targets)
     lib, out = _library(events), events
-    for target in targets:
-        options = dataclasses.replace(common, kind=target.kind)
-        smeared = smear_collection(events[target.source], model, options)
-        out = lib.with_field(out, smeared, target.name)
+    outputs = [(t.name, t.kind) for t in targets]
+    for name, smeared in smear_event_collections(events, model, outputs, common).items():
+        out = lib.with_field(out, smeared, name)
     names = {t.name for t in targets}
     for kept in sorted(set(events.fields) - names):
         stale = stale_links(events[kept].fields, kept, names)

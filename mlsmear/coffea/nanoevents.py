@@ -9,23 +9,24 @@ travel with the truth rows, so the numbers do not depend on how the events are p
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import awkward as ak
 
 from ..columnar import infer_kind
-from ..context import context_fields, context_kinds
+from ..context import context_fields, context_kinds, needed_kinds
 from ..identity import event_identity, events_of, identity_columns, sample_key_for
 from ..model import Bundle, KindModel
 from ..options import SmearOptions
-from .chunk import ChunkCall, ChunkSpec, ModelRef
+from ..registry import load
+from .chunk import ChunkCall, ChunkSpec, EventsCall, EventsSpec, ModelRef
 from .collections import OutputForm
 from .schemas import Schema, schema_of
 from .truth import content_positions, derivable, record_columns, truth_columns
 
-__all__ = ["smear_collection"]
+__all__ = ["smear_collection", "smear_event_collections"]
 
 
 def _dask_awkward() -> Any:
@@ -117,15 +118,49 @@ def smear_collection(
     return lib.map_partitions(call, *args, meta=out, label=label) if lazy else out
 
 
+def smear_event_collections(
+    events: Any, model: str | Path | Bundle, outputs: Sequence[tuple[str, str]],
+    options: SmearOptions,
+) -> dict[str, Any]:
+    """The collections ``outputs`` (``(name, kind)``) of NanoAOD or Delphes events, every kind
+    smeared once per chunk (:func:`~mlsmear.coffea.chunk.smear_events_chunk`): the kinds asked
+    for and those they follow or that join them, in :data:`~mlsmear.context.SMEAR_ORDER`.
+    Lazy (dask-awkward) if the events are."""
+    ref, bundle = ModelRef(model), load(model)
+    if not isinstance(bundle, Bundle):
+        raise TypeError("smearing whole events needs a bundle (a directory or a name)")
+    meta = events._meta if _is_lazy(events) else events
+    schema = schema_of(meta)
+    if schema is None:
+        raise ValueError("smearing whole events needs NanoAOD or Delphes events")
+    specs: list[ChunkSpec] = []
+    args: list[Any] = []
+    lazy = False
+    for kind in needed_kinds(bundle, [kind for _, kind in outputs]):
+        source = schema.target(bundle[kind].spec.truth_kind).source
+        call, kind_args, meta, lazy = _plan(events[source], ref, kind, options, join=False,
+                                            follow=False)
+        specs.append(call.spec)
+        args += kind_args
+    events_call = EventsCall(EventsSpec(tuple(specs), tuple(outputs)))
+    out = events_call(*(a._meta if _is_lazy(a) else a for a in args))
+    out = ak.Array(out, behavior=out.behavior, attrs=meta.attrs)  # .matched_gen: the events
+    if lazy:
+        out = _dask_awkward().map_partitions(events_call, *args, meta=out, label="mlsmear-events")
+    return {name: out[name] for name, _ in outputs}
+
+
 def _plan(
     collection: Any, ref: ModelRef, kind: str | None, options: SmearOptions, *,
-    join: bool = True,
+    join: bool = True, follow: bool = True,
 ) -> tuple[ChunkCall, tuple[Any, ...], Any, bool]:
     """The chunk function and its arguments for a collection (see :func:`smear_collection`);
-    for a model with object context also the chunks of the kinds it follows (MET: jets and
-    muons; jets: electrons, muons, photons; photons from electrons: electrons), recursively,
-    and with ``join`` those whose objects join the output (photons: those of lost electrons;
-    not for the objects a model follows, which it reads as their own model made them)."""
+    with ``follow``, for a model with object context also the chunks of the kinds it follows
+    (MET: jets and muons; jets: electrons, muons, photons; photons from electrons: electrons),
+    recursively, and with ``join`` those whose objects join the output (photons: those of lost
+    electrons; not for the objects a model follows, which it reads as their own model made
+    them). Without ``follow`` the chunk expects those from elsewhere (one pass over whole events,
+    :func:`smear_event_collections`)."""
     lazy = _is_lazy(collection)
     meta = collection._meta if lazy else collection
     events = events_of(meta.attrs)
@@ -163,7 +198,7 @@ def _plan(
     form = OutputForm(schema.name, schema.target(output_kind), link) if schema else OutputForm()
     objects, object_args = [], []
     followed, fields = context_kinds(kind_model), context_fields(kind_model)
-    if followed and not (fields and set(fields) <= set(columns)):
+    if follow and followed and not (fields and set(fields) <= set(columns)):
         if events is None or schema is None:
             raise ValueError(
                 f"this {kind} model follows the sampled {list(followed)}: smear NanoAOD or "
