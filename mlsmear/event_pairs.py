@@ -135,6 +135,11 @@ def tag_columns(table: pa.Table) -> tuple[dict[str, np.ndarray], dict[str, str]]
     return values, types
 
 
+_PROMPT_ISOLATION = (
+    ("truth_jet_iso", "jet_iso", "quantile"),
+    ("truth_em_iso", "em_iso", "quantile"),
+    ("truth_muon_iso", "muon_iso", "quantile"),
+)
 #: Extra pairs columns used as network inputs when present: (column, field, transform).
 EXTRA_INPUTS = {
     "jet": (
@@ -146,11 +151,9 @@ EXTRA_INPUTS = {
         ("truth_activity", "activity", "quantile"),
     ),
     "met": (("genmet", "genmet", "quantile"), ("dmet", "dmet", "quantile")),
-    **dict.fromkeys(("electron", "muon", "photon", "photon_from_electron"), (
-        ("truth_jet_iso", "jet_iso", "quantile"),
-        ("truth_em_iso", "em_iso", "quantile"),
-        ("truth_muon_iso", "muon_iso", "quantile"),
-    )),
+    **dict.fromkeys(("electron", "muon", "photon"), _PROMPT_ISOLATION),
+    # the shower of a lost electron sits where the field bent its track: φ shifts with the charge
+    "photon_from_electron": (*_PROMPT_ISOLATION, ("truth_charge", "charge", "onehot")),
 }
 
 

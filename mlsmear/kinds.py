@@ -115,6 +115,7 @@ DERIVED_INPUTS: dict[str, str] = {
     "em_iso": "summed pT of the other prompt electrons and photons within ΔR < 0.4 over the "
     "object pT (0: none)",
     "muon_iso": "summed pT of the other prompt muons within ΔR < 0.4 over the object pT (0: none)",
+    "charge": "electric charge of the electron or muon, -1 or +1 (NanoAOD: from pdgId)",
     "ht": "scalar pT sum of the GenJets with pT > 20 GeV (GeV)",
     "njet": "number of GenJets with pT > 20 GeV",
 }

@@ -13,7 +13,8 @@ Two steps, so that the same code serves eager, virtual and dask-awkward events:
 :func:`derived_inputs` computes the model inputs a truth collection lacks but its chunk defines:
 ``ht`` and ``njet`` of the MET model from the GenJets (:func:`mlsmear.generate.truth.jet_activity`:
 jets with pT > 20 GeV, no η cut), ``jet_iso`` of electrons, muons and photons from the GenJets
-(:func:`mlsmear.generate.truth.jet_isolation`), the jets' neighbourhood (``dr_nearest``,
+(:func:`mlsmear.generate.truth.jet_isolation`), the e/μ ``charge`` from NanoAOD's ``pdgId``,
+the jets' neighbourhood (``dr_nearest``,
 ``nb_pt_ratio``, ``activity``: :func:`mlsmear.generate.truth.neighbour_context`), their
 ``muon_frac`` and ``em_frac`` from the prompt objects of the generator record (NanoAOD
 ``GenPart``, Delphes ``Particle``; :func:`mlsmear.generate.truth.prompt_content`), the e/μ/γ
@@ -71,7 +72,7 @@ _NANOAOD_PROMPT = (*_NANOAOD_RECORD, "pt", "eta", "phi")
 #: the sampled objects' context).
 _DERIVED: dict[str, tuple[str, ...]] = {
     "jet": (*NEIGHBOUR_INPUTS, *CLAIM_FIELDS), "met": ("ht", "njet", *RECOIL_FIELDS),
-    **dict.fromkeys(("electron", "muon", "photon"), ("jet_iso",)),
+    **dict.fromkeys(("electron", "muon"), ("jet_iso", "charge")), "photon": ("jet_iso",),
 }
 #: ... and those it computes from the generator record of each schema.
 _LEPTONS_FROM_RECORD = dict.fromkeys(("electron", "muon", "photon"), tuple(PROMPT_NEIGHBOURS))
@@ -241,6 +242,8 @@ def derived_inputs(
         if set(lacking) & set(PROMPT_NEIGHBOURS):  # from the record's prompt objects
             prompt, _ = _prompt_from_record(record, schema)
             values.update(prompt_isolation(objects, kind, prompt))
+        if "charge" in lacking:  # NanoAOD GenPart: from the PDG id (e-, mu- are +11, +13)
+            values["charge"] = -np.sign(ak.to_numpy(ak.flatten(truth.pdgId))).astype(np.float64)
         return {n: ak.unflatten(values[n], objects.counts) for n in lacking}
     jets = Collection.from_awkward(truth, ("pt", "eta", "phi"))
     values = {}
