@@ -16,13 +16,14 @@ import awkward as ak
 import numpy as np
 
 from .electron_photons import KIND as PHOTON_FROM_ELECTRON
+from .electron_photons import from_lost
 from .jet_context import CLAIM_FIELDS, CLAIMING_KINDS, smeared_claims, uses_claims
 from .met_context import RECOIL_FIELDS, smeared_recoil, uses_objects
 from .model import KindModel
 
 __all__ = [
     "SAMPLED_FIELDS", "SMEAR_ORDER", "context_fields", "context_kinds", "joining_kinds",
-    "needed_kinds", "smeared_context",
+    "followed_outcome", "needed_kinds", "smeared_context",
 ]
 
 #: Kinds in the order whole events are smeared: each after the kinds it may follow.
@@ -41,6 +42,13 @@ def context_kinds(model: KindModel) -> tuple[str, ...]:
     if model.kind == PHOTON_FROM_ELECTRON:
         return ("electron",)
     return ()
+
+
+def followed_outcome(kind: str, smeared: ak.Array, reco: Mapping[str, ak.Array]) -> ak.Array:
+    """The :func:`mlsmear.smear` output ``smeared`` of ``kind`` after the outcome of the kinds it
+    follows (``reco``, their outputs): the photons from electrons keep those of the lost
+    electrons only (:func:`~mlsmear.electron_photons.from_lost`); other kinds as they are."""
+    return from_lost(smeared, reco["electron"]) if kind == PHOTON_FROM_ELECTRON else smeared
 
 
 def joining_kinds(models: Mapping[str, KindModel], kind: str) -> tuple[str, ...]:

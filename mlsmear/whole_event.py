@@ -20,9 +20,14 @@ from typing import Any
 
 import awkward as ak
 
-from .context import context_kinds, joining_kinds, needed_kinds, smeared_context
-from .electron_photons import KIND as PHOTON_FROM_ELECTRON
-from .electron_photons import from_lost, joined
+from .context import (
+    context_kinds,
+    followed_outcome,
+    joining_kinds,
+    needed_kinds,
+    smeared_context,
+)
+from .electron_photons import joined
 from .model import Bundle
 from .smear import smear
 
@@ -72,8 +77,7 @@ def smear_event(
             for name, values in smeared_context(kind, truth, reco).items():
                 record = ak.with_field(record, values, name)
         reco[kind] = smear(record, model=bundle[kind], kind=kind, **options)
-        if kind == PHOTON_FROM_ELECTRON:
-            reco[kind] = from_lost(reco[kind], reco["electron"])
+        reco[kind] = followed_outcome(kind, reco[kind], reco)
     out = {}
     for kind in wanted:
         out[kind] = reco[kind]

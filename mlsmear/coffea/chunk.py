@@ -19,9 +19,8 @@ import awkward as ak
 import numpy as np
 
 from ..columnar import resolve_model, smear_columnar
-from ..context import context_kinds, joining_kinds, smeared_context
-from ..electron_photons import KIND as PHOTON_FROM_ELECTRON
-from ..electron_photons import from_lost, joined, linked
+from ..context import context_kinds, followed_outcome, joining_kinds, smeared_context
+from ..electron_photons import joined, linked
 from ..identity import fold_sample
 from ..kinds import kind_spec
 from ..model import Bundle, KindModel
@@ -236,17 +235,16 @@ def _smeared(
     truth = spec.selection.apply(rows)
     model = spec.model.kind_model(spec.kind)
     derived = derived_inputs(model, truth, gen_jets, record, spec.record_schema)
+    recos = {kind: r for kind, (_, r) in followed.items()}
     if followed:
         truths = {kind: t for kind, (t, _) in followed.items()}
-        recos = {kind: r for kind, (_, r) in followed.items()}
         derived.update(smeared_context(spec.kind, {**truths, spec.kind: truth}, recos))
     options = SmearOptions(
         seed=spec.seed, event_id=(run, lumi, event), device=spec.device,
         batch_size=spec.batch_size, extra=derived, precision=spec.precision,
     )
     smeared = smear_columnar(truth, model, options)
-    if spec.kind == PHOTON_FROM_ELECTRON:
-        smeared = from_lost(smeared, followed["electron"][1])
+    smeared = followed_outcome(spec.kind, smeared, recos)
     for name, values in derived.items():
         truth = ak.with_field(truth, values, name)
     return truth, smeared
