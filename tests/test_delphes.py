@@ -7,11 +7,13 @@ The tests that run Delphes are skipped, with the reason, only when no Delphes bu
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
+import mlsmear
 from mlsmear.delphes.build import DelphesBuildError, patch_cmakelists
 from mlsmear.delphes.cards import apply_changes, seeded_text, shipped_delphes_cards
 from mlsmear.delphes.run import hepmc_record
@@ -65,6 +67,28 @@ def test_card_changes_touch_only_the_named_modules():
     with pytest.raises(ValueError):
         seeded_text(card, 0)  # 0 would be a time-dependent seed in Delphes
     assert {"delphes-atlas", "delphes-cms"} <= set(shipped_delphes_cards())
+
+
+@pytest.mark.parametrize("name", ["delphes-atlas", "delphes-cms"])
+def test_shipped_delphes_bundles_record_their_teacher(name):
+    """Every model of a shipped Delphes bundle was trained on that bundle's card through one
+    Delphes build (commit, ROOT version), the card's SHA-256 matching its recorded text, and
+    carries validation figures from hold-outs that are not among its training samples."""
+    import hashlib
+
+    bundle = mlsmear.load(name)
+    builds = set()
+    for kind in bundle:
+        training = bundle[kind].card["training"]
+        for data in training["data"]:
+            card = data["card"]
+            assert data["detector"] == "delphes" and card["name"] == name
+            assert hashlib.sha256(card["text"].encode()).hexdigest() == card["sha256"]
+            builds.add((data["delphes"]["commit"], data["delphes"]["root_version"]))
+        trained_on = {Path(d["source"]).name for d in training["data"]}
+        validated = set(bundle[kind].card["validation"])
+        assert validated and not validated & trained_on, kind
+    assert len(builds) == 1 and len(next(iter(builds))[0]) == 40
 
 
 def test_gun_record_for_hepmc():
