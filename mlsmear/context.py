@@ -10,7 +10,7 @@ event therefore goes e, μ, γ, photons from electrons, then jets, then MET (:da
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 
 import awkward as ak
 import numpy as np
@@ -18,6 +18,7 @@ import numpy as np
 from .electron_photons import KIND as PHOTON_FROM_ELECTRON
 from .electron_photons import from_lost
 from .jet_context import CLAIM_FIELDS, CLAIMING_KINDS, smeared_claims, uses_claims
+from .kinds import kind_spec
 from .met_context import RECOIL_FIELDS, smeared_recoil, uses_objects
 from .model import KindModel
 
@@ -51,10 +52,10 @@ def followed_outcome(kind: str, smeared: ak.Array, reco: Mapping[str, ak.Array])
     return from_lost(smeared, reco["electron"]) if kind == PHOTON_FROM_ELECTRON else smeared
 
 
-def joining_kinds(models: Mapping[str, KindModel], kind: str) -> tuple[str, ...]:
-    """The kinds of ``models`` whose objects join the ``kind`` collection (photons: those from
-    lost electrons), in :data:`SMEAR_ORDER`."""
-    return tuple(k for k in SMEAR_ORDER if k in models and models[k].spec.joins == kind)
+def joining_kinds(kinds: Collection[str], kind: str) -> tuple[str, ...]:
+    """The kinds among ``kinds`` (names, or models by kind) whose objects join the ``kind``
+    collection (photons: those from lost electrons), in :data:`SMEAR_ORDER`."""
+    return tuple(k for k in SMEAR_ORDER if k in kinds and kind_spec(k).joins == kind)
 
 
 def context_fields(model: KindModel) -> tuple[str, ...]:

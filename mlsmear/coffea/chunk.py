@@ -22,7 +22,6 @@ from ..columnar import resolve_model, smear_columnar
 from ..context import context_kinds, followed_outcome, joining_kinds, smeared_context
 from ..electron_photons import joined, linked
 from ..identity import fold_sample
-from ..kinds import kind_spec
 from ..model import Bundle, KindModel
 from ..options import SmearOptions
 from ..registry import load
@@ -187,7 +186,7 @@ def smear_events_chunk(spec: EventsSpec, *arrays: ak.Array | None) -> ak.Array:
     out = {}
     for name, kind in spec.outputs:
         truth, smeared = done[kind]
-        for joiner in (k for k in done if kind_spec(k).joins == kind):
+        for joiner in joining_kinds(done, kind):
             truth, smeared = _joined(truth, smeared, *done[joiner])
         out[name] = specs[kind].form.build(smeared, truth, counts[kind])
     return ak.zip(out, depth_limit=1)
