@@ -282,10 +282,16 @@ def _charge(kind: str, n: int, truth: ak.Array) -> np.ndarray:
     if kind not in ("electron", "muon"):
         return np.zeros(n, dtype=np.int32)
     fields = ak.fields(truth)
-    for name, sign in (("charge", 1), ("pdgId", -1)):
-        if name in fields:
-            return (sign * np.sign(ak.to_numpy(ak.flatten(truth[name], axis=1)))).astype(np.int32)
-    raise ValueError(f"{kind} truth needs a 'charge' or 'pdgId' field for the output charge")
+    name, sign = next(((n, s) for n, s in (("charge", 1), ("pdgId", -1)) if n in fields),
+                      (None, 0))
+    if name is None:
+        raise ValueError(f"{kind} truth needs a 'charge' or 'pdgId' field for the output charge")
+    charge = sign * np.sign(ak.to_numpy(ak.flatten(truth[name], axis=1)).astype(np.float64))
+    bad = int(np.count_nonzero(np.abs(charge) != 1))  # NaN and 0 among them
+    if bad:
+        raise ValueError(f"{bad} of {charge.size} {kind} truth objects have a {name} that is "
+                         "NaN or 0: an electron or muon has charge -1 or +1")
+    return charge.astype(np.int32)
 
 
 def smear_columnar(truth: ak.Array, model: KindModel, options: SmearOptions) -> ak.Array:

@@ -162,6 +162,18 @@ def test_photons_without_electrons_and_on_empty_events(chain):
         smear_event({"photon": empty}, bundle=chain, seed=1, event_id=np.arange(4))
 
 
+@pytest.mark.parametrize("charge", [np.nan, 0.0])
+def test_an_electron_charge_not_plus_or_minus_one_is_refused(chain, charge):
+    truth, *_ = _teacher(40, np.random.default_rng(7))
+    truth["charge"][3] = charge
+    electrons = _events(truth, 10)
+    with pytest.raises(ValueError, match="1 of 40 electron truth objects have a charge"):
+        smear_event({"electron": electrons, "photon": electrons[:, :0]}, bundle=chain, seed=1,
+                    event_id=np.arange(10))
+    with pytest.raises(ValueError, match="1 of 40 electron truth objects have a charge"):
+        mlsmear.smear(electrons, model=chain["electron"], seed=1)  # the output charge alone
+
+
 def test_coffea_photons_link_to_their_electron(chain, tmp_path):
     """NanoAOD Drell-Yan events: the smeared Photon holds the photons of lost electrons, whose
     genPartIdx is the electron's GenPart row (their charge from GenPart's pdgId); smear(
