@@ -25,7 +25,7 @@ from coffea.nanoevents import NanoAODSchema
 
 import mlsmear
 from mlsmear import processors
-from mlsmear.models_command import bundle_summary
+from mlsmear.registry import bundle_summary
 from mlsmear.validation.plots import ratio_figure, style
 
 BUNDLED = Path(__file__).resolve().parents[1] / "tests" / "data" / "nano_tt_v12.root"

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import functools
+import json
 import os
+import tomllib
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from .kinds import KINDS
 from .model import Bundle, KindModel, ModelFileError
 
-__all__ = ["load", "shipped", "DEFAULT_BUNDLE"]
+__all__ = ["load", "shipped", "bundle_summary", "DEFAULT_BUNDLE"]
 
 #: The bundle ``model="default"`` means.
 DEFAULT_BUNDLE = "atlas-like"
@@ -77,3 +80,49 @@ def load(
         path = Path(str(shipped_dir))
     path = path.resolve()
     return _load_path(path, _signature(path))
+
+
+def _card_description(card: dict[str, Any]) -> str:
+    """The ``description`` of the detector card recorded in a model card's training data: of the
+    card's own text (TOML, JSON) or of the shipped patch of a Delphes card."""
+    patched = card.get("patch", {})
+    if isinstance(patched, dict) and patched.get("description"):
+        return str(patched["description"])
+    text = card.get("text", "")
+    for parse in (tomllib.loads, json.loads):
+        try:
+            return str(parse(text).get("description", ""))
+        except (ValueError, AttributeError):
+            continue
+    return str(card.get("description", ""))
+
+
+def bundle_summary(name_or_path: str | Path) -> dict[str, Any]:
+    """What a bundle is, from its model cards: ``name``, ``kinds``, ``detector`` (the detector
+    card the training pairs were made with, or the training files), ``description`` (one line).
+
+    ``name_or_path``: ``"default"``, a shipped bundle name or a bundle directory.
+    """
+    name = DEFAULT_BUNDLE if str(name_or_path) == "default" else str(name_or_path)
+    path = Path(name)
+    if not path.is_dir() and name in shipped():
+        path = Path(str(resources.files("mlsmear.weights") / name))
+    cards = {p.stem: json.loads(p.read_text()) for p in sorted(path.glob("*.json"))}
+    cards = {k: c for k, c in cards.items() if c.get("format") == "mlsmear-model"}
+    if not cards:
+        raise ValueError(f"{name_or_path}: not a model bundle (no model cards <kind>.json)")
+    detectors, sources = {}, set()
+    for card in cards.values():
+        for data in card.get("training", {}).get("data", []):
+            if isinstance(data.get("card"), dict):
+                detectors[data["card"].get("name", "?")] = _card_description(data["card"])
+            else:
+                sources.add(Path(str(data.get("source", "?"))).name)
+    detector = ", ".join(sorted(detectors)) or ", ".join(sorted(sources)) or "unknown"
+    description = "; ".join(d for d in detectors.values() if d) or (
+        f"trained on {detector}" if detector != "unknown" else "no training record"
+    )
+    order = list(KINDS)
+    kinds = sorted(cards, key=lambda k: order.index(k) if k in order else len(order))
+    return {"name": path.name if path.is_dir() else name, "kinds": kinds, "detector": detector,
+            "description": description}

@@ -194,7 +194,7 @@ def test_generate_read_and_train_through_delphes(delphes, tmp_path):
 
 
 def test_build_and_info_errors(tmp_path, monkeypatch, capsys):
-    from mlsmear.delphes.__main__ import main
+    from mlsmear.cli import main
     from mlsmear.delphes.build import build_delphes
 
     monkeypatch.setenv("MLSMEAR_DELPHES_HOME", str(tmp_path / "home"))
@@ -206,5 +206,5 @@ def test_build_and_info_errors(tmp_path, monkeypatch, capsys):
         build_delphes(tmp_path / "not-delphes")
     # without the ROOT wheel or a compiler, that is the (equally clear) error
     assert "no Delphes source tree" in str(error.value) or "needs" in str(error.value)
-    assert main(["info"]) == 2 and "not built" in capsys.readouterr().err
-    assert main(["build"]) == 2 and "--source" in capsys.readouterr().err
+    assert main(["delphes", "info"]) == 2 and "not built" in capsys.readouterr().err
+    assert main(["delphes", "build"]) == 2 and "--source" in capsys.readouterr().err

@@ -14,7 +14,7 @@ from smear_file_support import assert_same, nano_events_of
 
 import mlsmear
 from mlsmear.cli import main
-from mlsmear.smear_command import smear_files
+from mlsmear.smear_files import smear_files
 
 DATA = Path(__file__).parent / "data"
 NANO = DATA / "nano_tt_v12.root"

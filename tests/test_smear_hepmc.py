@@ -21,7 +21,7 @@ from mlsmear.filter.reco import truth_arrays
 from mlsmear.generate.pythia import PROCESSES, PythiaGenerator, pythia_seed
 from mlsmear.generate.truth import truth_objects
 from mlsmear.readers.hepmc import event_blocks, open_hepmc
-from mlsmear.smear_command import smear_files
+from mlsmear.smear_files import smear_files
 from mlsmear.whole_event import smear_event
 
 N_EVENTS = 120

@@ -1,4 +1,6 @@
-"""The ``mlsmear`` command line: one sub-command per job, each defined in its own module.
+"""The ``mlsmear`` command line: one sub-command per job, each defined in its own module of
+this package (argument parsing and printing only; the work is done by the library modules they
+call). ``python -m mlsmear.cli`` is the same command.
 
 Help texts are for users: descriptions taken from module docstrings lose their reST markup,
 and every option's default is shown (:class:`_Formatter`).
@@ -17,13 +19,13 @@ __all__ = ["main"]
 #: (sub-command, module defining ``register(subparsers)``); modules import lazily so that
 #: ``mlsmear --help`` works without the optional extras (pythia8mc, fastjet, ...).
 COMMANDS: tuple[tuple[str, str], ...] = (
-    ("generate", "mlsmear.generate.command"),
-    ("train", "mlsmear.train_command"),
-    ("validate", "mlsmear.validate_command"),
-    ("filter", "mlsmear.filter.command"),
-    ("delphes", "mlsmear.delphes.command"),
-    ("smear", "mlsmear.smear_command"),
-    ("models", "mlsmear.models_command"),
+    ("generate", "mlsmear.cli.generate"),
+    ("train", "mlsmear.cli.train"),
+    ("validate", "mlsmear.cli.validate"),
+    ("filter", "mlsmear.cli.filter"),
+    ("delphes", "mlsmear.cli.delphes"),
+    ("smear", "mlsmear.cli.smear"),
+    ("models", "mlsmear.cli.models"),
 )
 
 DESCRIPTION = """\
@@ -85,7 +87,7 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     """Build the argument parser with every sub-command registered."""
-    from . import __version__
+    from .. import __version__
 
     parser = _Parser(prog="mlsmear", description=DESCRIPTION)
     parser.add_argument("--version", action="version", version=f"mlsmear {__version__}")
@@ -109,5 +111,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
 
-if __name__ == "__main__":
-    raise SystemExit(main())

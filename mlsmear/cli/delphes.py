@@ -8,7 +8,7 @@ import os
 import sys
 import time
 
-from .build import DelphesBuildError, build_delphes, delphes_home
+from ..delphes.build import DelphesBuildError, build_delphes, delphes_home
 
 __all__ = ["register", "run"]
 
@@ -56,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
             directory = build_delphes(args.source, jobs=args.jobs, force=args.force)
             print(f"Delphes build: {directory} ({time.perf_counter() - start:.0f} s)")
             return 0
-        from .locate import delphes_info
+        from ..delphes.locate import delphes_info
 
         info = delphes_info()
         print(json.dumps(info, indent=2))

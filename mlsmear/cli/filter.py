@@ -9,12 +9,12 @@ import json
 import os
 import textwrap
 
+from ..filter.pipeline import run_filter
+from ..filter.selection import ALLOWED
 from ..generate.pythia import PROCESSES
 from ..generate.runner import BATCH_SIZE
 from ..refdet.card import shipped_cards
 from ..registry import DEFAULT_BUNDLE, shipped
-from .pipeline import run_filter
-from .selection import ALLOWED
 
 __all__ = ["register", "run"]
 

@@ -9,14 +9,14 @@ from pathlib import Path
 
 import numpy as np
 
-from .electron_photons import with_teacher_table
-from .event_pairs import default_inputs, tag_columns, training_columns
-from .jet_context import CLAIM_FIELDS
-from .kinds import KINDS, kind_spec
-from .met_context import REFERENCE
-from .model import PRECISIONS
-from .sibling_context import SIBLING_FIELDS
-from .training import TrainConfig, fit_model
+from ..electron_photons import with_teacher_table
+from ..event_pairs import default_inputs, tag_columns, training_columns
+from ..jet_context import CLAIM_FIELDS
+from ..kinds import KINDS, kind_spec
+from ..met_context import REFERENCE
+from ..model import PRECISIONS
+from ..sibling_context import SIBLING_FIELDS
+from ..training import TrainConfig, fit_model
 
 __all__ = ["register", "run"]
 
@@ -141,7 +141,7 @@ def _check_arguments(args: argparse.Namespace) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Train and save; prints where the model card went."""
-    from .readers import pairs_from_source  # uproot/pyarrow readers load only when used
+    from ..readers import pairs_from_source  # uproot/pyarrow readers load only when used
 
     _check_arguments(args)
     tables = with_teacher_table(pairs_from_source(

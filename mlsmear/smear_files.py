@@ -31,7 +31,6 @@ leaves no partial file.
 
 from __future__ import annotations
 
-import argparse
 import concurrent.futures
 import fnmatch
 import multiprocessing
@@ -49,12 +48,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .kinds import KINDS
+
 if TYPE_CHECKING:
     from .hepmc_smear import HepMCChunk
     from .readers.hepmc import HepMCSource
 
 __all__ = [
-    "register", "run", "smear_files", "DEFAULT_CHUNK", "DEFAULT_HEPMC_CHUNK", "DEFAULT_KEEP",
+    "smear_files", "DEFAULT_CHUNK", "DEFAULT_HEPMC_CHUNK", "DEFAULT_KEEP", "SMEARABLE_KINDS",
 ]
 
 #: Events per chunk.
@@ -73,7 +74,8 @@ _DELPHES_FIELDS = {
     "PT": "pt", "Eta": "eta", "Phi": "phi", "Mass": "mass", "Charge": "charge", "MET": "pt",
     "rho": None,
 }
-_KINDS = ("jet", "electron", "muon", "photon", "met")
+#: Kinds with a collection of their own (the photons of lost electrons join the photons).
+SMEARABLE_KINDS = tuple(k for k, spec in KINDS.items() if not spec.joins)
 
 
 @dataclass(frozen=True)
@@ -105,69 +107,6 @@ class _Task:
     def n_events(self) -> int:
         """Number of events in the chunk."""
         return self.stop - self.start
-
-
-def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add the ``smear`` sub-command to the ``mlsmear`` parser."""
-    from .registry import shipped
-
-    parser = subparsers.add_parser(
-        "smear",
-        help="smear the truth of NanoAOD / Delphes / HepMC files into a ROOT or parquet file",
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument(
-        "inputs", nargs="+", metavar="INPUT",
-        help="NanoAOD (tree Events) or Delphes (tree Delphes) ROOT files, or HepMC3 / HepMC2 "
-        "ASCII files (.hepmc, also .gz, .bz2, .xz), all of one format; their events are written "
-        "in the order given",
-    )
-    parser.add_argument(
-        "--output", "-o", required=True, metavar="OUT",
-        help="output file: OUT.root (TTree Events) or OUT.parquet",
-    )
-    parser.add_argument(
-        "--model", default="default", metavar="M",
-        help=f"shipped bundle ({', '.join(shipped())}; 'default' = atlas-like) or a bundle "
-        "directory; 'mlsmear models' lists them",
-    )
-    parser.add_argument("--seed", type=int, default=0, help="sampling seed")
-    parser.add_argument(
-        "--kinds", nargs="+", choices=_KINDS, metavar="KIND",
-        help=f"object kinds to smear, of {', '.join(_KINDS)} (default: every kind the model has)",
-    )
-    parser.add_argument(
-        "--chunk", type=int, default=None, metavar="N",
-        help=f"events read, smeared and written at a time (default {DEFAULT_CHUNK}; "
-        f"{DEFAULT_HEPMC_CHUNK} for HepMC input)",
-    )
-    parser.add_argument(
-        "--workers", type=int, default=1, metavar="K",
-        help="worker processes, one torch and numba thread each when K > 1",
-    )
-    parser.add_argument(
-        "--keep", nargs="*", default=list(DEFAULT_KEEP), metavar="PATTERN",
-        help="input branches (glob patterns) copied unchanged, NanoAOD input only (HepMC input "
-        "always writes its GenJet, GenPart, GenMET); '--keep' alone copies none",
-    )
-    parser.add_argument("--overwrite", action="store_true", help="replace an existing OUT")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-    parser.set_defaults(func=run)
-
-
-def run(args: argparse.Namespace) -> int:
-    """Run ``mlsmear smear`` from parsed arguments."""
-    summary = smear_files(
-        args.inputs, args.output, model=args.model, seed=args.seed, kinds=args.kinds,
-        chunk=args.chunk, workers=args.workers, keep=args.keep, overwrite=args.overwrite,
-        progress=not args.no_progress,
-    )
-    print(
-        f"smeared {summary['events']} events from {len(args.inputs)} file(s) with model "
-        f"{args.model!r}, seed {args.seed}: {', '.join(summary['collections'])} -> {args.output} "
-        f"({summary['seconds']:.1f} s)"
-    )
-    return 0
 
 
 def _open_input(path: str) -> _Input | HepMCSource:
@@ -207,13 +146,13 @@ def _kinds(model: str, kinds: Sequence[str] | None) -> tuple[str, ...]:
 
     bundle = load(model)
     have = bundle.models if isinstance(bundle, Bundle) else {bundle.kind: bundle}
-    available = [k for k in _KINDS if k in have]
+    available = [k for k in SMEARABLE_KINDS if k in have]
     if kinds is None:
         return tuple(available)
     missing = [k for k in kinds if k not in available]
     if missing:
         raise ValueError(f"model {model!r} has no {missing} model; it has {available}")
-    return tuple(k for k in _KINDS if k in kinds)
+    return tuple(k for k in SMEARABLE_KINDS if k in kinds)
 
 
 def _kept(
@@ -518,7 +457,9 @@ def smear_files(
         raise ValueError(f"inputs mix formats ({sorted(formats)}): smear one format at a time")
     chosen = _kinds(model, kinds)
     if not chosen:
-        raise ValueError(f"model {model!r} has no kind mlsmear smear writes ({list(_KINDS)})")
+        raise ValueError(
+            f"model {model!r} has no kind mlsmear smear writes ({list(SMEARABLE_KINDS)})"
+        )
     from .coffea.schemas import DELPHES, NANOAOD
 
     hepmc = formats == {"hepmc"}

@@ -6,9 +6,15 @@ import argparse
 import sys
 import time
 
-from .guns import GUNS, Gun
-from .pythia import MIX, PROCESSES
-from .runner import DEFAULT_CARDS, DETECTORS, JOB_SIZE, GenerationTerminated, generate_pairs
+from ..generate.guns import GUNS, Gun
+from ..generate.pythia import MIX, PROCESSES
+from ..generate.runner import (
+    DEFAULT_CARDS,
+    DETECTORS,
+    JOB_SIZE,
+    GenerationTerminated,
+    generate_pairs,
+)
 
 __all__ = ["register", "run"]
 

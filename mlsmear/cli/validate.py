@@ -13,14 +13,14 @@ import json
 import shlex
 from pathlib import Path
 
-from .kinds import KINDS
+from ..kinds import KINDS
 
 __all__ = ["register", "run"]
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``validate`` sub-command to the ``mlsmear`` parser."""
-    from .registry import shipped
+    from ..registry import shipped
 
     parser = subparsers.add_parser(
         "validate", help="compare a model with hold-out truth <-> reco pairs (HTML report)",
@@ -71,9 +71,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Validate, write the report, print the table of figures with a bar."""
-    from .validation.card_record import record_in_cards
-    from .validation.report import text_table
-    from .validation.runner import validate
+    from ..validation.card_record import record_in_cards
+    from ..validation.report import text_table
+    from ..validation.runner import validate
 
     if args.record_in_cards and not Path(args.model).is_dir():
         raise ValueError("--record-in-cards needs --model to be a bundle directory")
