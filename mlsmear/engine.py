@@ -16,6 +16,11 @@ import numpy as np
 import torch
 
 from . import residuals as residual_kinds
+from .flavour_neighbours import (
+    FLAVOUR_NEIGHBOUR_FIELDS,
+    flavour_neighbours,
+    uses_flavour_neighbours,
+)
 from .met_context import reference_truth, uses_objects
 from .model import KindModel
 from .sampling import LOST, SAMPLERS
@@ -136,6 +141,8 @@ def sample_reco(
         index: index of each object in its event.
         device, batch_size, precision: as for :func:`mlsmear.smear`.
 
+    A jet model that reads its flavoured neighbours (:mod:`mlsmear.flavour_neighbours`) gets
+    them computed here from the jets of each event (objects of an event share their key).
     A model with sibling context (:mod:`mlsmear.sibling_context`) samples the objects of each
     event rank by rank in truth pT, each rank reading the outcome of the ranks before (objects
     of an event share their key).
@@ -145,8 +152,12 @@ def sample_reco(
     """
     if uses_objects(model.card):
         truth = reference_truth(truth)
+    names = [f.name for f in model.inputs]
+    if uses_flavour_neighbours(names) and not set(FLAVOUR_NEIGHBOUR_FIELDS) <= set(truth):
+        truth = {**truth, **flavour_neighbours(keys, truth["eta"], truth["phi"],
+                                               truth["hadronFlavour"])}
     options = dict(device=device, batch_size=batch_size, precision=precision)
-    if not uses_siblings(f.name for f in model.inputs):
+    if not uses_siblings(names):
         return _reco(model, truth, keys, index, **options)
     group = np.unique(keys, return_inverse=True)[1].ravel()
     pt, eta, phi = (np.asarray(truth[f], dtype=np.float64) for f in ("pt", "eta", "phi"))

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 import numpy as np
 import pyarrow as pa
 
+from .flavour_neighbours import flavour_neighbours
 from .jet_context import CLAIMING_KINDS, object_claims
 from .kinds import kind_spec
 from .met_context import RECOIL_FIELDS, ObjectTerms, object_recoil, reference_truth
@@ -140,7 +141,8 @@ _PROMPT_ISOLATION = (
     ("truth_em_iso", "em_iso", "quantile"),
     ("truth_muon_iso", "muon_iso", "quantile"),
 )
-#: Extra pairs columns used as network inputs when present: (column, field, transform).
+#: Extra pairs columns used as network inputs when present: (column, field, transform); column
+#: ``computed``: computed from the table where its sources are (the jets' flavoured neighbours).
 EXTRA_INPUTS = {
     "jet": (
         ("truth_hadronFlavour", "hadronFlavour", "onehot"),
@@ -149,6 +151,8 @@ EXTRA_INPUTS = {
         ("truth_dr_nearest", "dr_nearest", "quantile"),
         ("truth_nb_pt_ratio", "nb_pt_ratio", "quantile"),
         ("truth_activity", "activity", "quantile"),
+        ("computed", "dr_b", "quantile"),  # mlsmear.flavour_neighbours
+        ("computed", "dr_c", "quantile"),
     ),
     "met": (("genmet", "genmet", "quantile"), ("dmet", "dmet", "quantile")),
     **dict.fromkeys(("electron", "muon", "photon"), _PROMPT_ISOLATION),
@@ -183,6 +187,10 @@ def columns_from_pairs(
         return truth, reco, np.ones(len(table), dtype=bool)
     if kind == "jet":
         reco.update(tag_columns(table)[0])
+        if "hadronFlavour" in truth:
+            truth.update(flavour_neighbours(
+                _column(table, "event"), truth["eta"], truth["phi"], truth["hadronFlavour"]
+            ))
     return truth, reco, table.column("matched").to_numpy().astype(bool)
 
 

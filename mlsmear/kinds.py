@@ -110,6 +110,9 @@ DERIVED_INPUTS: dict[str, str] = {
     "dr_nearest": "ΔR to the closest other GenJet (10: alone)",
     "nb_pt_ratio": "pT of that closest GenJet over the jet pT (0: alone)",
     "activity": "summed pT of the other GenJets within ΔR < 1.0 over the jet pT (0: alone)",
+    "dr_b": "ΔR to the closest other GenJet with hadronFlavour 5 (10: none; computed from the "
+    "event's GenJets, mlsmear.flavour_neighbours)",
+    "dr_c": "ΔR to the closest other GenJet with hadronFlavour 4 (10: none; as dr_b)",
     "jet_iso": "(pT of the closest GenJet within ΔR < 0.4 minus the object pT) over the object "
     "pT, >= 0 (0: no GenJet that close)",
     "em_iso": "summed pT of the other prompt electrons and photons within ΔR < 0.4 over the "

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from .binning import ResidualBinning
+from .flavour_neighbours import FLAVOUR_NEIGHBOUR_FIELDS
 from .kinds import KINDS, TAG_RESIDUAL, KindSpec, kind_spec
 from .met_context import RECOIL_FIELDS, derived_names, uses_objects
 from .model_files import (
@@ -185,7 +186,8 @@ class KindModel:
         names = [f.name for f in self.inputs] + list(self.spec.quantities)
         if uses_objects(self.card):  # |GenMET| and |D| come from the record's GenMET and D
             names = [n for n in names if n not in derived_names()] + list(RECOIL_FIELDS)
-        names = [n for n in names if n not in SIBLING_FIELDS]  # the engine samples them
+        engine = (*SIBLING_FIELDS, *FLAVOUR_NEIGHBOUR_FIELDS)  # the engine computes them
+        names = [n for n in names if n not in engine]
         return list(dict.fromkeys(names))
 
     def __repr__(self) -> str:
