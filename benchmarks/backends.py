@@ -85,7 +85,7 @@ def truth_rows(model: mlsmear.KindModel, bundle: str, n_events: int = 2000) -> t
         source = str(path.relative_to(ROOT))
     else:
         from mlsmear.generate.pythia import PROCESSES, PythiaGenerator
-        from mlsmear.generate.truth import truth_objects
+        from mlsmear.physics.truth import truth_objects
 
         record = PythiaGenerator(PROCESSES["ttbar"][0][0].settings, seed=1).generate(n_events)
         columns = truth_objects(record)[model.kind].columns

@@ -24,7 +24,7 @@ import time
 
 from mlsmear.generate.pythia import PROCESSES, PythiaGenerator
 from mlsmear.generate.runner import generate_pairs
-from mlsmear.generate.truth import flavour_hadrons, stable_particles, truth_objects
+from mlsmear.physics.truth import flavour_hadrons, stable_particles, truth_objects
 from mlsmear.refdet import Detector
 
 

@@ -46,7 +46,7 @@ def refdet_speedup(
     """
     from mlsmear.filter.reco import predict, truth_arrays
     from mlsmear.generate.pythia import PROCESSES, PythiaGenerator
-    from mlsmear.generate.truth import flavour_hadrons, stable_particles, truth_objects
+    from mlsmear.physics.truth import flavour_hadrons, stable_particles, truth_objects
     from mlsmear.refdet import Detector
 
     record = PythiaGenerator(PROCESSES["ttbar"][0][0].settings, seed=seed).generate(n_events)

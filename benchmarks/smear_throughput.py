@@ -28,8 +28,8 @@ import torch
 
 import mlsmear
 from mlsmear.engine import DEFAULT_BATCH_SIZE
-from mlsmear.generate.truth import neighbour_context
-from mlsmear.refdet.collection import Collection
+from mlsmear.physics.collection import Collection
+from mlsmear.physics.truth import neighbour_context
 from mlsmear.synthetic import SyntheticDetector
 
 PER_EVENT = 10

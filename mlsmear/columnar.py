@@ -166,7 +166,7 @@ def _check_fields(
         derived = [f for f in missing if f in DERIVED_INPUTS]
         hint = (
             "; " + "; ".join(f"{f}: {DERIVED_INPUTS[f]}" for f in derived)
-            + f" (defined in mlsmear.generate.truth, computed automatically for coffea "
+            + f" (defined in mlsmear.physics.truth, computed automatically for coffea "
             f"NanoEvents: smear {COFFEA_TRUTH[kind]})" if derived else ""
         )
         if set(RECOIL_FIELDS) & set(missing):

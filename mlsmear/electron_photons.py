@@ -26,9 +26,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .generate.matching import match_unique
 from .pairs import RECO_ONLY
-from .refdet.collection import Collection
+from .physics.collection import Collection
+from .physics.matching import match_unique
 
 __all__ = [
     "KIND", "MATCH_DR", "from_lost", "joined", "linked", "teacher_table", "with_teacher_table",

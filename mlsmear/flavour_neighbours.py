@@ -26,7 +26,7 @@ from collections.abc import Iterable
 import numba
 import numpy as np
 
-from .refdet.kinematics import delta_r2
+from .physics.kinematics import delta_r2
 
 __all__ = ["ALONE", "FLAVOUR_NEIGHBOUR_FIELDS", "flavour_neighbours", "uses_flavour_neighbours"]
 

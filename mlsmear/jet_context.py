@@ -29,8 +29,8 @@ import awkward as ak
 import numpy as np
 
 from .met_context import ObjectTerms, object_terms
-from .refdet.collection import Collection
-from .refdet.isolation import cone_sums
+from .physics.collection import Collection
+from .physics.isolation import cone_sums
 
 __all__ = [
     "CLAIM_DR", "CLAIM_FIELDS", "CLAIM_KINDS", "CLAIMING_KINDS", "object_claims",

@@ -99,7 +99,7 @@ KINDS: dict[str, KindSpec] = {
 OBJECT_PDG = {name: spec.pdg for name, spec in KINDS.items() if spec.pdg}
 
 
-#: Truth inputs defined from the rest of the event (definitions: :mod:`mlsmear.generate.truth`),
+#: Truth inputs defined from the rest of the event (definitions: :mod:`mlsmear.physics.truth`),
 #: with what their values mean; coffea NanoEvents inputs get them computed.
 DERIVED_INPUTS: dict[str, str] = {
     "hadronFlavour": "5 b, 4 c, 0 light: a weakly-decaying b/c hadron within ΔR < 0.3 "

@@ -19,14 +19,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from .physics.kinematics import wrap_phi
+
 __all__ = ["RESIDUAL_KINDS", "residual", "apply", "wrap_phi"]
 
 RESIDUAL_KINDS = ("log_ratio", "diff", "delta_phi", "diff_over_pt", "norm_diff", "value")
-
-
-def wrap_phi(phi: np.ndarray) -> np.ndarray:
-    """Wrap azimuthal angles (rad) into [−π, π)."""
-    return (phi + np.pi) % (2 * np.pi) - np.pi
 
 
 def _check(kind: str) -> None:

@@ -25,7 +25,7 @@ from collections.abc import Iterable
 import numba
 import numpy as np
 
-from .refdet.kinematics import delta_r2
+from .physics.kinematics import delta_r2
 
 __all__ = ["SIBLING_DR", "SIBLING_FIELDS", "sibling_ranks", "sibling_sums", "uses_siblings"]
 

@@ -17,7 +17,7 @@ from mlsmear.coffea.chunk import ModelRef
 from mlsmear.coffea.events import stale_links
 from mlsmear.coffea.schemas import schema_of
 from mlsmear.coffea.truth import Selection, derived_inputs, record_columns, truth_columns
-from mlsmear.generate.truth import HT_JET_PT_MIN
+from mlsmear.physics.truth import HT_JET_PT_MIN
 from mlsmear.readers.delphes import read_pairs_from_delphes
 from mlsmear.readers.nanoaod import PROMPT_FLAGS, read_pairs_from_nanoaod
 from mlsmear.synthetic import SyntheticDetector

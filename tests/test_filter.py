@@ -16,10 +16,9 @@ import mlsmear
 from mlsmear import cli
 from mlsmear.filter import Selection, pipeline, run_filter, scale_momenta
 from mlsmear.filter import hepmc as hepmc_module
-from mlsmear.filter.reco import truth_arrays
 from mlsmear.filter.reference import wilson_interval
 from mlsmear.generate.pythia import PROCESSES, PythiaGenerator, pythia_seed
-from mlsmear.generate.truth import flavour_hadrons, truth_objects
+from mlsmear.physics.truth import flavour_hadrons, truth_arrays, truth_objects
 from mlsmear.readers.hepmc import open_hepmc
 from mlsmear.whole_event import smear_event
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mlsmear.generate.matching import match_unique, pair_tables
 from mlsmear.pairs import assemble_pairs, validate_table
+from mlsmear.physics.matching import match_unique, pair_tables
 from mlsmear.refdet import Collection
 
 

@@ -16,10 +16,9 @@ from smear_file_support import assert_same, nano_events_of, read_output
 
 import mlsmear
 from mlsmear.cli import main
-from mlsmear.filter.hepmc import HepMCWriter, record_from_events, record_to_event
-from mlsmear.filter.reco import truth_arrays
 from mlsmear.generate.pythia import PROCESSES, PythiaGenerator, pythia_seed
-from mlsmear.generate.truth import truth_objects
+from mlsmear.hepmc_record import HepMCWriter, record_from_events, record_to_event
+from mlsmear.physics.truth import truth_arrays, truth_objects
 from mlsmear.readers.hepmc import event_blocks, open_hepmc
 from mlsmear.smear_files import smear_files
 from mlsmear.whole_event import smear_event

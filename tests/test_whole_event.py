@@ -9,8 +9,6 @@ import numpy as np
 import pytest
 
 import mlsmear
-from mlsmear.generate.matching import pair_tables
-from mlsmear.generate.truth import ACTIVITY_DR, neighbour_context
 from mlsmear.met_context import (
     MUON_TRACKER_ETA,
     REFERENCE,
@@ -19,8 +17,10 @@ from mlsmear.met_context import (
     reference_truth,
 )
 from mlsmear.pairs import RECO_ONLY
+from mlsmear.physics.collection import Collection
+from mlsmear.physics.matching import pair_tables
+from mlsmear.physics.truth import ACTIVITY_DR, neighbour_context
 from mlsmear.readers.nanoaod import prompt_mask
-from mlsmear.refdet.collection import Collection
 from mlsmear.synthetic import SyntheticDetector
 from mlsmear.training import TrainConfig, fit_model
 from mlsmear.validation.closure import CLOSURE_MIN_EVENTS, closure_metrics

@@ -7,19 +7,19 @@ Two steps, so that the same code serves eager, virtual and dask-awkward events:
 - :meth:`Selection.apply` (on one eager chunk) chooses them (and reads masses within
   :data:`MASS_ROUNDING` below 0 as 0): prompt status-1 leptons and photons
   exactly as :mod:`mlsmear.readers.nanoaod` (``statusFlags`` isPrompt or
-  isDirectPromptTauDecayProduct) and :mod:`mlsmear.generate.truth` (Delphes ``Particle``: no hadron
+  isDirectPromptTauDecayProduct) and :mod:`mlsmear.physics.truth` (Delphes ``Particle``: no hadron
   among the ancestors) define them, pT > 5 GeV.
 
 :func:`derived_inputs` computes the model inputs a truth collection lacks but its chunk defines:
-``ht`` and ``njet`` of the MET model from the GenJets (:func:`mlsmear.generate.truth.jet_activity`:
+``ht`` and ``njet`` of the MET model from the GenJets (:func:`mlsmear.physics.truth.jet_activity`:
 jets with pT > 20 GeV, no η cut), ``jet_iso`` of electrons, muons and photons from the GenJets
-(:func:`mlsmear.generate.truth.jet_isolation`), the e/μ ``charge`` from NanoAOD's ``pdgId``,
+(:func:`mlsmear.physics.truth.jet_isolation`), the e/μ ``charge`` from NanoAOD's ``pdgId``,
 the jets' neighbourhood (``dr_nearest``,
-``nb_pt_ratio``, ``activity``: :func:`mlsmear.generate.truth.neighbour_context`), their
+``nb_pt_ratio``, ``activity``: :func:`mlsmear.physics.truth.neighbour_context`), their
 ``muon_frac`` and ``em_frac`` from the prompt objects of the generator record (NanoAOD
-``GenPart``, Delphes ``Particle``; :func:`mlsmear.generate.truth.prompt_content`), the e/μ/γ
+``GenPart``, Delphes ``Particle``; :func:`mlsmear.physics.truth.prompt_content`), the e/μ/γ
 ``em_iso`` and ``muon_iso`` from the same prompt objects
-(:func:`mlsmear.generate.truth.prompt_isolation`) and, for Delphes jets, their ``hadronFlavour``
+(:func:`mlsmear.physics.truth.prompt_isolation`) and, for Delphes jets, their ``hadronFlavour``
 from ``Particle`` (:func:`mlsmear.readers.delphes.delphes_hadron_flavour`: the labels the Delphes
 reader writes).
 """
@@ -33,7 +33,12 @@ import awkward as ak
 import numpy as np
 
 from ..context import SAMPLED_FIELDS
-from ..generate.truth import (
+from ..jet_context import CLAIM_FIELDS
+from ..kinds import OBJECT_PDG
+from ..met_context import RECOIL_FIELDS
+from ..model import KindModel
+from ..physics.collection import Collection
+from ..physics.truth import (
     NEIGHBOUR_INPUTS,
     PROMPT_NEIGHBOURS,
     jet_activity,
@@ -45,13 +50,8 @@ from ..generate.truth import (
     prompt_objects,
     visible_particles,
 )
-from ..jet_context import CLAIM_FIELDS
-from ..kinds import OBJECT_PDG
-from ..met_context import RECOIL_FIELDS
-from ..model import KindModel
 from ..readers.delphes import delphes_hadron_flavour, delphes_record
 from ..readers.nanoaod import prompt_mask
-from ..refdet.collection import Collection
 from .schemas import Schema
 
 __all__ = [

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from ..pairs import read_pairs
-from ..residuals import wrap_phi
+from ..physics.kinematics import wrap_phi
 
 __all__ = ["compare", "summarise"]
 

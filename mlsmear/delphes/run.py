@@ -1,7 +1,7 @@
 """Run Delphes on generator records: HepMC3 file -> ``DelphesHepMC3`` -> reco collections.
 
 A :class:`DelphesDetector` (a build and a card) makes one :class:`DelphesJob` per generate job:
-records are written as HepMC3 ASCII (:mod:`mlsmear.filter.hepmc`, Pythia8ToHepMC3's conversion)
+records are written as HepMC3 ASCII (:mod:`mlsmear.hepmc_record`, Pythia8ToHepMC3's conversion)
 into a temporary directory, ``DelphesHepMC3 CARD OUT.root IN.hepmc`` runs once with the job's
 seed (``set RandomSeed``), and its ``Delphes`` tree is read with uproot into the reco collections
 the pairs need, exactly as the Delphes reader (:mod:`mlsmear.readers.delphes`) reads them:
@@ -23,10 +23,10 @@ from typing import Any
 
 import numpy as np
 
-from ..filter.hepmc import RECORD_COLUMNS, HepMCWriter, import_pyhepmc, record_to_event
+from ..hepmc_record import RECORD_COLUMNS, HepMCWriter, import_pyhepmc, record_to_event
+from ..physics.collection import Collection
 from ..readers._uproot import flat_values, open_tree, read_branches
 from ..readers.delphes import reco_branches, reco_objects
-from ..refdet.collection import Collection
 from .cards import DelphesCard, resolve_card, seeded_text
 from .locate import DelphesInstallation, locate_delphes
 

@@ -36,16 +36,16 @@ from .. import __version__
 from ..columnar import OutOfRangeWarning
 from ..generate.pythia import PROCESSES, import_pythia
 from ..generate.runner import BATCH_SIZE, JOB_SIZE
-from ..generate.truth import flavour_hadrons, truth_objects
+from ..hepmc_record import HepMCWriter, import_pyhepmc, read_run_info, record_to_event
 from ..model import Bundle
-from ..refdet.jets import import_fastjet
+from ..physics.jets import import_fastjet
+from ..physics.truth import flavour_hadrons, truth_arrays, truth_objects
 from ..refdet.pipeline import Detector
 from ..registry import load
 from .clock import Clock
-from .hepmc import HepMCWriter, import_pyhepmc, read_run_info, record_to_event
 from .margin import check_margin, scale_momenta
 from .options import FilterOptions
-from .reco import KIND_OF, NAME_OF, empty_truth, predict, truth_arrays
+from .reco import KIND_OF, NAME_OF, empty_truth, predict
 from .reference import ReferenceCheck
 from .selection import Selection
 from .sources import Batch, hepmc_batches, pythia_batches

@@ -16,26 +16,15 @@ import vector
 
 from ..kinds import KINDS
 from ..model import Bundle
-from ..refdet.collection import Collection
+from ..physics.collection import Collection
 from ..whole_event import smear_event
 
-__all__ = ["KIND_OF", "NAME_OF", "empty_truth", "predict", "reference_collections", "truth_arrays"]
+__all__ = ["KIND_OF", "NAME_OF", "empty_truth", "predict", "reference_collections"]
 
 #: Reco collection name of each object kind, and back.
 NAME_OF = {kind: spec.collection for kind, spec in KINDS.items() if spec.joins is None}
 KIND_OF = {name: kind for kind, name in NAME_OF.items()}
 _LEPTONS = ("electron", "muon")
-
-
-def truth_arrays(truth: Mapping[str, Collection]) -> dict[str, ak.Array]:
-    """Awkward truth collections by kind: jagged records, MET one record per event."""
-    arrays = {}
-    for kind, collection in truth.items():
-        if kind == "met":
-            arrays[kind] = ak.zip(dict(collection.columns))
-        else:
-            arrays[kind] = collection.to_awkward()
-    return arrays
 
 
 def empty_truth(bundle: Bundle, kinds: Iterable[str]) -> dict[str, ak.Array]:

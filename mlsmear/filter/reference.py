@@ -21,8 +21,8 @@ from typing import Any
 import awkward as ak
 import numpy as np
 
-from ..generate.truth import stable_particles
-from ..refdet.collection import Collection
+from ..physics.collection import Collection
+from ..physics.truth import stable_particles
 from ..refdet.pipeline import Detector
 from .margin import check_margin, scale_momenta
 from .reco import reference_collections

@@ -18,9 +18,9 @@ import numpy as np
 
 from ..generate.pythia import PythiaGenerator, pythia_seed
 from ..generate.runner import event_ids, plan_jobs
-from ..refdet.collection import Collection
+from ..hepmc_record import read_events, record_from_events, sample_id_of
+from ..physics.collection import Collection
 from .clock import Clock
-from .hepmc import read_events, record_from_events, sample_id_of
 
 __all__ = ["Batch", "hepmc_batches", "pythia_batches"]
 
@@ -30,16 +30,16 @@ class Batch:
     """Events handed through the filter together.
 
     Attributes:
-        record: generator record (columns of :mod:`mlsmear.generate.truth`; for Pythia all
+        record: generator record (columns of :mod:`mlsmear.physics.truth`; for Pythia all
             those of :mod:`mlsmear.generate.pythia`, which include
-            :data:`~mlsmear.filter.hepmc.RECORD_COLUMNS`).
+            :data:`~mlsmear.hepmc_record.RECORD_COLUMNS`).
         numbers: HepMC event number of each event (int64).
         identity: event identity of each event for the learnt detector's random numbers (int64).
         detector_rng: generator for the reference detector (``--validate``).
         events: the ``pyhepmc.GenEvent`` objects read from a file (written back unchanged), or
             None for Pythia events (written from ``record``).
         sample_id: the key the learnt detector folds into ``identity`` (:func:`mlsmear.smear`'s
-            ``sample_id``): a HepMC file's (:func:`~mlsmear.filter.hepmc.sample_id_of`, as
+            ``sample_id``): a HepMC file's (:func:`~mlsmear.hepmc_record.sample_id_of`, as
             ``mlsmear smear`` uses), None for Pythia events.
     """
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..kinds import KINDS, OBJECT_PDG
-from ..refdet.collection import Collection
+from ..physics.collection import Collection
 
 __all__ = ["GUNS", "Gun"]
 

@@ -16,8 +16,8 @@ whole events; no Python loop per particle or per event) and are converted to a g
 ============= =======================================================================
 
 Row 0 of every event is Pythia's entry 0, the event as a whole. The truth definitions
-(:mod:`mlsmear.generate.truth`) read ``pid, mother1, final, pt, eta, phi, mass, charge``; the
-HepMC output of the filter (:mod:`mlsmear.filter.hepmc`) also the other columns.
+(:mod:`mlsmear.physics.truth`) read ``pid, mother1, final, pt, eta, phi, mass, charge``; the
+HepMC output of the filter (:mod:`mlsmear.hepmc_record`) also the other columns.
 
 Long-lived hadrons (c tau > 10 mm: K0S, Lambda, ...) are kept stable, as in LHC simulation.
 
@@ -37,8 +37,8 @@ from typing import Any
 import awkward as ak
 import numpy as np
 
-from ..refdet.collection import Collection
-from ..refdet.kinematics import from_cartesian
+from ..physics.collection import Collection
+from ..physics.kinematics import from_cartesian
 
 __all__ = [
     "COMPOSITES",

@@ -28,13 +28,13 @@ import numpy as np
 from tqdm import tqdm
 
 from ..pairs import PairsWriter
+from ..physics import truth as truth_module
+from ..physics.collection import Collection
+from ..physics.jets import import_fastjet
+from ..physics.matching import MATCH_DR, pair_tables
 from ..refdet.card import load_card
-from ..refdet.collection import Collection
-from ..refdet.jets import import_fastjet
 from ..refdet.pipeline import Detector
-from . import truth as truth_module
 from .guns import GUNS, Gun
-from .matching import MATCH_DR, pair_tables
 from .pythia import (
     PROCESSES,
     PYTHIA_COMMON,

@@ -11,9 +11,9 @@ import numpy as np
 import pyarrow as pa
 import uproot
 
-from ..generate.truth import jet_activity
 from ..pairs import TABLES, validate_table
-from ..refdet.collection import Collection
+from ..physics.collection import Collection
+from ..physics.truth import jet_activity
 
 __all__ = [
     "as_paths",
@@ -74,7 +74,7 @@ def missing_et(
     arrays: ak.Array, truth: tuple[str, str], reco: tuple[str, str], gen_jets: Collection
 ) -> tuple[Collection, Collection]:
     """(truth, reco) missing-ET collections from (pt, phi) branches; the truth one also gets
-    ``ht`` and ``njet`` of the GenJets (:func:`~mlsmear.generate.truth.jet_activity`)."""
+    ``ht`` and ``njet`` of the GenJets (:func:`~mlsmear.physics.truth.jet_activity`)."""
     ht, njet = jet_activity(gen_jets)
     truth_met = {"pt": flat_values(arrays[truth[0]]), "phi": flat_values(arrays[truth[1]])}
     reco_met = {"pt": flat_values(arrays[reco[0]]), "phi": flat_values(arrays[reco[1]])}

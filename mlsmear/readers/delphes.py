@@ -1,7 +1,7 @@
 """Delphes ROOT trees -> pairs, matching truth and reco objects by Delta R (uproot only).
 
 Delphes stores no truth <-> reco links, so every kind is matched with the unique-closest-pair
-rule of :mod:`mlsmear.generate.matching` (Delta R < 0.2 for jets, < 0.1 for e, mu, gamma).
+rule of :mod:`mlsmear.physics.matching` (Delta R < 0.2 for jets, < 0.1 for e, mu, gamma).
 
 - Jets: truth = the GenJet branch (``GenJet`` by default: whatever the card clustered), with
   ``hadronFlavour`` (:func:`delphes_hadron_flavour`), ``dr_nearest``, ``muon_frac`` and
@@ -12,7 +12,7 @@ rule of :mod:`mlsmear.generate.matching` (Delta R < 0.2 for jets, < 0.1 for e, m
   parton flavour (heaviest quark within Delta R 0.5, gluon 21), not a hadron flavour.
 - Electrons, muons, photons: truth = prompt final-state particles of the ``Particle`` record
   (same definition, ``truth_iso``, ``truth_jet_iso``, ``truth_em_iso`` and ``truth_muon_iso``
-  as :mod:`mlsmear.generate.truth`); reco = the ``Electron``, ``Muon``, ``Photon`` branches.
+  as :mod:`mlsmear.physics.truth`); reco = the ``Electron``, ``Muon``, ``Photon`` branches.
 - MET: ``GenMissingET`` and ``MissingET``; ``truth_ht`` / ``truth_njet`` from the GenJets with
   pT > 20 GeV.
 
@@ -28,8 +28,11 @@ import awkward as ak
 import numpy as np
 import pyarrow as pa
 
-from ..generate.matching import pair_tables
-from ..generate.truth import (
+from ..kinds import KINDS, OBJECT_PDG
+from ..physics.collection import Collection
+from ..physics.flavour import label_flavour
+from ..physics.matching import pair_tables
+from ..physics.truth import (
     FLAVOUR_DR,
     flavour_hadrons,
     neighbour_context,
@@ -37,9 +40,6 @@ from ..generate.truth import (
     relate_jets_and_prompt,
     visible_particles,
 )
-from ..kinds import KINDS, OBJECT_PDG
-from ..refdet.btag import label_flavour
-from ..refdet.collection import Collection
 from ._uproot import (
     as_paths,
     concatenate_pairs,
@@ -64,7 +64,7 @@ _RECO = {kind: KINDS[kind].collection for kind in OBJECT_PDG}
 
 
 def delphes_record(particles: Collection) -> Collection:
-    """The generator record (columns of :mod:`mlsmear.generate.truth`) of Delphes ``Particle``
+    """The generator record (columns of :mod:`mlsmear.physics.truth`) of Delphes ``Particle``
     columns ``pid`` (PID), ``mother1`` (M1), ``status`` (Status), ``pt``, ``eta``, ``phi``,
     ``mass``, ``charge``: ``final`` = status 1."""
     return particles.with_columns(
@@ -75,7 +75,7 @@ def delphes_record(particles: Collection) -> Collection:
 def delphes_hadron_flavour(jets: Collection, record: Collection) -> np.ndarray:
     """``hadronFlavour`` (int8: 5, 4, 0) of Delphes GenJets (columns eta, phi) from the event's
     ``Particle`` record (:func:`delphes_record`): the definition of generated pairs
-    (:mod:`mlsmear.generate.truth`): 5 / 4 when the last b / c hadron of a decay chain, pT > 5
+    (:mod:`mlsmear.physics.truth`): 5 / 4 when the last b / c hadron of a decay chain, pT > 5
     GeV, lies within Delta R < 0.3 of the jet, each hadron labelling its closest jet, b over c.
 
     Used by this reader (``truth_hadronFlavour``) and by ``mlsmear.smear`` on coffea Delphes

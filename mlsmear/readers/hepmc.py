@@ -14,7 +14,7 @@ hash of the first event (its number and its particles' PDG ids, statuses and fou
 GeV): it does not change when the file is renamed or compressed, and two runs differ in it.
 
 :meth:`EventBlock.truth` parses a block, ``batch_size`` events at a time, into the truth objects
-``mlsmear generate`` makes (:func:`mlsmear.generate.truth.truth_objects`: GenJets with their
+``mlsmear generate`` makes (:func:`mlsmear.physics.truth.truth_objects`: GenJets with their
 neighbourhood and content inputs, prompt e / mu / gamma, GenMET with HT and jet count; GeV),
 with each event's HepMC number and nominal weight. A block that parses into fewer events than
 it holds is corrupt or truncated: a ValueError names the file and the event.
@@ -37,12 +37,11 @@ from typing import IO, Any
 import awkward as ak
 import numpy as np
 
-from ..filter.hepmc import import_pyhepmc, read_events, record_from_events, sample_id_of
-from ..filter.reco import truth_arrays
 from ..generate.pythia import import_pythia
 from ..generate.runner import BATCH_SIZE
-from ..generate.truth import truth_objects
-from ..refdet.jets import import_fastjet
+from ..hepmc_record import import_pyhepmc, read_events, record_from_events, sample_id_of
+from ..physics.jets import import_fastjet
+from ..physics.truth import truth_arrays, truth_objects
 
 __all__ = ["EventBlock", "HepMCSource", "HepMCTruth", "event_blocks", "is_hepmc", "open_hepmc"]
 
@@ -84,7 +83,7 @@ class HepMCTruth:
         numbers: HepMC event number of each event (int64).
         weights: nominal (first) weight of each event, 1 where it has none (float64).
         objects: truth collections by kind (``jet``, ``electron``, ``muon``, ``photon``: jagged
-            records; ``met``: one record per event), as :func:`mlsmear.filter.reco.truth_arrays`.
+            records; ``met``: one record per event), as :func:`mlsmear.physics.truth.truth_arrays`.
     """
 
     numbers: np.ndarray

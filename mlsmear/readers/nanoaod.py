@@ -1,7 +1,7 @@
 """CMS NanoAOD -> pairs, through the truth links stored in the file (uproot only, no coffea).
 
 - Jets: truth = ``GenJet`` (with ``GenJet_hadronFlavour`` when present, and ``muon_frac`` /
-  ``em_frac`` from the prompt ``GenPart`` below, :func:`mlsmear.generate.truth.prompt_content`); a
+  ``em_frac`` from the prompt ``GenPart`` below, :func:`mlsmear.physics.truth.prompt_content`); a
   GenJet is matched to the reco ``Jet`` whose ``Jet_genJetIdx`` points to it (to the leading one if
   several do); a GenJet no jet points to is not reconstructed (e.g. below the NanoAOD jet pT
   threshold). ``reco_btag`` = ``Jet_btagDeepFlavB > btag_threshold`` and ``reco_btagDeepFlavB`` =
@@ -9,7 +9,7 @@
 - Electrons, muons, photons: truth = prompt final-state ``GenPart`` (status 1, statusFlags isPrompt
   or isDirectPromptTauDecayProduct) of the kind's |pdgId| with pT > 5 GeV, with ``jet_iso`` from
   the GenJets and ``em_iso`` / ``muon_iso`` from the other prompt objects
-  (:func:`mlsmear.generate.truth.relate_jets_and_prompt`); matched to the reco object
+  (:func:`mlsmear.physics.truth.relate_jets_and_prompt`); matched to the reco object
   whose ``<Object>_genPartIdx`` points to it. A kind whose reco collection is absent from the file
   (e.g. no ``Photon_pt``) is skipped; a present collection without its link branch is an error.
 - MET: ``GenMET`` (truth) and ``MET`` (Run-3 NanoAOD v15: ``PFMET``; or another MET collection,
@@ -29,15 +29,15 @@ import awkward as ak
 import numpy as np
 import pyarrow as pa
 
-from ..generate.matching import pair_tables
-from ..generate.truth import (
+from ..kinds import KINDS, OBJECT_PDG
+from ..physics.collection import Collection
+from ..physics.matching import pair_tables
+from ..physics.truth import (
     PROMPT_NEIGHBOURS,
     TRUTH_OBJECT_PT_MIN,
     neighbour_context,
     relate_jets_and_prompt,
 )
-from ..kinds import KINDS, OBJECT_PDG
-from ..refdet.collection import Collection
 from ._uproot import (
     as_paths,
     concatenate_pairs,
@@ -84,7 +84,7 @@ def nanoaod_event_id(run: np.ndarray, lumi: np.ndarray, event: np.ndarray) -> np
 def prompt_mask(pdg_id: Any, status: Any, status_flags: Any, pt: Any, pdg: int) -> Any:
     """True for the prompt truth objects of |PDG id| ``pdg`` among ``GenPart`` rows: status 1,
     ``statusFlags`` isPrompt or isDirectPromptTauDecayProduct (:data:`PROMPT_FLAGS`),
-    pT > :data:`~mlsmear.generate.truth.TRUTH_OBJECT_PT_MIN` GeV.
+    pT > :data:`~mlsmear.physics.truth.TRUTH_OBJECT_PT_MIN` GeV.
 
     Element-wise on arrays of one shape: flat numpy columns or (jagged) awkward arrays alike.
     """

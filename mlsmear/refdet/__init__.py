@@ -5,8 +5,8 @@ particles into reconstructed jets, electrons, muons, photons and missing ET. See
 ``docs/reference-detector.md``.
 """
 
+from ..physics.collection import Collection
 from .card import Card, CardError, load_card, shipped_cards
-from .collection import Collection
 from .pipeline import HADRON_FIELDS, PARTICLE_FIELDS, Detector
 
 __all__ = [

@@ -15,9 +15,10 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from .collection import Collection
+from ..physics.collection import Collection
+from ..physics.kinematics import energy
 from .formula import Formula
-from .kinematics import energy, lognormal
+from .random_draws import lognormal
 from .stage import CardError, Param, RunContext, Stage, boolean, formula, number
 
 __all__ = ["Calorimeter", "FractionTable", "TowerGrid"]

@@ -6,7 +6,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from .collection import Collection
+from ..physics.collection import Collection
 from .formula import Formula
 from .stage import Param, RunContext, Stage, boolean, choice, formula, int_list
 

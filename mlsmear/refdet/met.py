@@ -4,19 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from .collection import Collection
+from ..physics.collection import Collection
+from ..physics.met import transverse_sum
 from .stage import RunContext, Stage
 
-__all__ = ["MissingET", "transverse_sum"]
-
-
-def transverse_sum(objects: Collection) -> tuple[np.ndarray, np.ndarray]:
-    """(sum px, sum py) per event in GeV."""
-    n = objects.n_events
-    event = objects.event_index
-    px = np.bincount(event, weights=objects["pt"] * np.cos(objects["phi"]), minlength=n)
-    py = np.bincount(event, weights=objects["pt"] * np.sin(objects["phi"]), minlength=n)
-    return px, py
+__all__ = ["MissingET"]
 
 
 class MissingET(Stage):

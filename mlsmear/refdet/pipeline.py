@@ -7,8 +7,8 @@ import os
 import awkward as ak
 import numpy as np
 
+from ..physics.collection import Collection
 from .card import DETECTOR_INPUTS, Card, load_card
-from .collection import Collection
 from .stage import RunContext, Stage
 
 __all__ = ["HADRON_FIELDS", "PARTICLE_FIELDS", "Detector"]

@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from .collection import Collection
+from ..physics.collection import Collection
 from .formula import Formula, FormulaError
 
 __all__ = [

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from .collection import Collection
+from ..physics.collection import Collection
+from ..physics.kinematics import wrap_phi
 from .formula import Formula
-from .kinematics import lognormal, wrap_phi
+from .random_draws import lognormal
 from .stage import Param, RunContext, Stage, formula
 
 __all__ = ["MomentumSmearing"]

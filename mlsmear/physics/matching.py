@@ -6,8 +6,8 @@ import numba
 import numpy as np
 
 from ..pairs import RECO_ONLY, assemble_pairs
-from ..refdet.collection import Collection
-from ..refdet.kinematics import delta_r2
+from .collection import Collection
+from .kinematics import delta_r2
 
 __all__ = ["MATCH_DR", "PAIR_COLUMNS", "match_unique", "pair_tables"]
 

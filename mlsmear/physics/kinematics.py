@@ -1,4 +1,4 @@
-"""Kinematic helpers shared by the detector stages, truth building and matching (GeV, radians)."""
+"""Kinematic helpers shared by truth building, matching and the detector stages (GeV, radians)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ __all__ = [
     "delta_r2",
     "energy",
     "from_cartesian",
-    "lognormal",
     "wrap_phi",
 ]
 
@@ -54,16 +53,3 @@ def delta_r2(eta1: float, phi1: float, eta2: float, phi2: float) -> float:
     dphi = (phi1 - phi2 + np.pi) % (2.0 * np.pi) - np.pi
     deta = eta1 - eta2
     return deta * deta + dphi * dphi
-
-
-def lognormal(rng: np.random.Generator, mean: np.ndarray, sigma: np.ndarray) -> np.ndarray:
-    """Positive random values with the given mean and standard deviation (Delphes' LogNormal).
-
-    Entries with ``mean <= 0`` give 0; entries with ``sigma == 0`` give ``mean``.
-    """
-    mean = np.asarray(mean, dtype=np.float64)
-    positive = mean > 0.0
-    safe = np.where(positive, mean, 1.0)
-    s2 = np.log1p((np.asarray(sigma, dtype=np.float64) / safe) ** 2)
-    draw = safe * np.exp(np.sqrt(s2) * rng.standard_normal(mean.shape) - 0.5 * s2)
-    return np.where(positive, draw, 0.0)

@@ -35,16 +35,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+import awkward as ak
 import numba
 import numpy as np
 
 from ..kinds import OBJECT_PDG
-from ..refdet.btag import label_flavour
-from ..refdet.collection import Collection
-from ..refdet.isolation import cone_sums
-from ..refdet.jets import cluster_jets
-from ..refdet.kinematics import delta_r2
-from ..refdet.met import transverse_sum
+from .collection import Collection
+from .flavour import label_flavour
+from .isolation import cone_sums
+from .jets import cluster_jets
+from .kinematics import delta_r2
+from .met import transverse_sum
 
 __all__ = [
     "CONTENT_DR",
@@ -59,6 +60,7 @@ __all__ = [
     "TRUTH_JET_R",
     "TRUTH_OBJECT_PT_MIN",
     "flavour_hadrons",
+    "truth_arrays",
     "gen_jets",
     "gen_met",
     "is_hadron",
@@ -361,3 +363,14 @@ def truth_objects(record: Collection, hadrons: Collection | None = None) -> dict
     truth = relate_jets_and_prompt(jets, prompt_collections(record, visible))
     truth["met"] = gen_met(record, jets)
     return truth
+
+
+def truth_arrays(truth: Mapping[str, Collection]) -> dict[str, ak.Array]:
+    """Awkward truth collections by kind: jagged records, MET one record per event."""
+    arrays = {}
+    for kind, collection in truth.items():
+        if kind == "met":
+            arrays[kind] = ak.zip(dict(collection.columns))
+        else:
+            arrays[kind] = collection.to_awkward()
+    return arrays

@@ -1,4 +1,5 @@
-"""HepMC3 input and output of the filter: whole generator records through ``pyhepmc``.
+"""HepMC3 input and output of whole generator records through ``pyhepmc`` (the filter's
+output, Delphes' input, ``mlsmear smear`` of HepMC files).
 
 Output: a kept event is written with its full generator record (every particle with PDG id,
 HepMC status, four-momentum and generated mass; vertices from the mother links) and the predicted
@@ -17,7 +18,7 @@ each vertex are adjacent and vertices come in topological order (parents before 
 is what the HepMC3 ASCII reader needs.
 
 Input: a HepMC3 (or HepMC2 / HEPEVT / LHEF, as ``pyhepmc.open`` detects) file is read into the same
-columns :mod:`mlsmear.generate.truth` reads (``pid``, ``mother1`` = row of the first parent,
+columns :mod:`mlsmear.physics.truth` reads (``pid``, ``mother1`` = row of the first parent,
 ``final`` = status 1, ``pt`` (GeV), ``eta``, ``phi``, ``mass`` (GeV), ``charge``); the events
 themselves are kept and written back unchanged.
 """
@@ -34,10 +35,10 @@ from typing import Any, BinaryIO
 import numba
 import numpy as np
 
-from ..generate.pythia import pdg_charges
-from ..generate.truth import is_hadron
-from ..refdet.collection import Collection
-from ..refdet.kinematics import from_cartesian
+from .generate.pythia import pdg_charges
+from .physics.collection import Collection
+from .physics.kinematics import from_cartesian
+from .physics.truth import is_hadron
 
 __all__ = [
     "RECORD_COLUMNS",
@@ -243,7 +244,7 @@ def _first_mothers(links1: np.ndarray, links2: np.ndarray, n: int) -> np.ndarray
 
 
 def record_from_events(events: Sequence[Any]) -> Collection:
-    """The generator record (columns of :mod:`mlsmear.generate.truth`) of ``pyhepmc`` events.
+    """The generator record (columns of :mod:`mlsmear.physics.truth`) of ``pyhepmc`` events.
 
     Momenta are converted to GeV; the mass is the generated mass where set, else from the
     four-momentum.
