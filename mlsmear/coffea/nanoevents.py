@@ -111,7 +111,7 @@ def smear_collection(
         )
     call, args, meta, lazy = _plan(collection, ModelRef(model), options.kind, options)
     lib = _dask_awkward() if lazy else ak
-    out = call(*(a._meta if _is_lazy(a) else a for a in args))  # the result, or its type
+    out = call(*(_typetracer(a) if _is_lazy(a) else a for a in args))  # the result, or its type
     if call.spec.form.schema is not None:  # coffea's attrs lead .matched_gen to the events
         out = ak.Array(out, behavior=out.behavior, attrs=meta.attrs)
     label = f"mlsmear-{call.spec.kind}"
@@ -129,7 +129,7 @@ def smear_event_collections(
     ref, bundle = ModelRef(model), load(model)
     if not isinstance(bundle, Bundle):
         raise TypeError("smearing whole events needs a bundle (a directory or a name)")
-    meta = events._meta if _is_lazy(events) else events
+    meta = _typetracer(events) if _is_lazy(events) else events
     schema = schema_of(meta)
     if schema is None:
         raise ValueError("smearing whole events needs NanoAOD or Delphes events")
@@ -143,11 +143,17 @@ def smear_event_collections(
         specs.append(call.spec)
         args += kind_args
     events_call = EventsCall(EventsSpec(tuple(specs), tuple(outputs)))
-    out = events_call(*(a._meta if _is_lazy(a) else a for a in args))
+    out = events_call(*(_typetracer(a) if _is_lazy(a) else a for a in args))
     out = ak.Array(out, behavior=out.behavior, attrs=meta.attrs)  # .matched_gen: the events
     if lazy:
         out = _dask_awkward().map_partitions(events_call, *args, meta=out, label="mlsmear-events")
     return {name: out[name] for name, _ in outputs}
+
+
+def _typetracer(array: Any) -> ak.Array:
+    """The typetracer (data-less) awkward array of a dask-awkward array, from its public layout,
+    behavior and attrs."""
+    return ak.Array(array.layout, behavior=array.behavior, attrs=array.attrs)
 
 
 def _plan(
@@ -162,7 +168,7 @@ def _plan(
     them). Without ``follow`` the chunk expects those from elsewhere (one pass over whole events,
     :func:`smear_event_collections`)."""
     lazy = _is_lazy(collection)
-    meta = collection._meta if lazy else collection
+    meta = _typetracer(collection) if lazy else collection
     events = events_of(meta.attrs)
     if lazy and not _is_lazy(events):  # e.g. dask_awkward.from_awkward of an eager collection
         events = None

@@ -147,8 +147,7 @@ def content_positions(collection: ak.Array) -> ak.Array:
 
     def positions(layout: Any, **kwargs: Any) -> ak.contents.Content | None:
         if layout.is_record and layout.parameter("collection_name") is not None:
-            rows = layout.backend.nplike.arange(layout.length, dtype=np.int64)
-            return ak.contents.NumpyArray(rows)
+            return ak.local_index(layout, axis=0, highlevel=False)
         return None
 
     return ak.transform(positions, collection)
