@@ -32,7 +32,8 @@ def _train(autoregressive: bool, n_train: int = N_TRAIN, epochs: int = CONFIG.ep
 
 
 # the toy's truth spectrum reaches slightly beyond the training sample's range: expected here
-pytestmark = pytest.mark.filterwarnings("ignore::mlsmear.OutOfRangeWarning")
+# slow: two trainings on 800 k objects
+pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore::mlsmear.OutOfRangeWarning")]
 
 
 @pytest.fixture(scope="module")

@@ -153,7 +153,7 @@ def test_nanoaod_identity_unchanged_and_unique():
                                   ak.to_numpy(ak.flatten(again.pt)))
 
 
-# -- row 3: a kind without objects in the hold-out: see tests/test_validation.py -----------------
+# -- row 3: a kind without objects in the hold-out: see tests/validation/test_validation.py -----
 # -- row 4: the selection language ---------------------------------------------------------------
 
 

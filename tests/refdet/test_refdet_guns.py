@@ -17,6 +17,7 @@ from mlsmear.pairs import read_pairs
 from mlsmear.refdet import Detector
 from mlsmear.refdet.response import format_table, jet_response
 
+pytestmark = pytest.mark.slow  # 20 000 gun events per particle through the detector
 N_EVENTS = 20_000
 ROWS: list[str] = []
 

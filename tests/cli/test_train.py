@@ -13,7 +13,7 @@ import mlsmear
 from mlsmear.cli import main
 from mlsmear.readers import read_pairs_from_nanoaod
 
-NANO = Path(__file__).parent / "data" / "nano_tt_v12.root"
+NANO = Path(__file__).parents[1] / "data" / "nano_tt_v12.root"
 
 
 def test_train_on_nanoaod_jets(tmp_path):
@@ -26,7 +26,7 @@ def test_train_on_nanoaod_jets(tmp_path):
     assert card["training"]["objects"] == 1694 and card["training"]["matched"] == 1336
     assert [f["name"] for f in card["inputs"]] == [
         "pt", "eta", "mass", "hadronFlavour", "muon_frac", "em_frac", "dr_nearest",
-        "nb_pt_ratio", "activity",
+        "nb_pt_ratio", "activity", "dr_b", "dr_c",  # the last two computed from the GenJets
     ]
     assert card["tags"] == {"btag": "discriminant"}  # NanoAOD: btagDeepFlavB itself
     model = mlsmear.load(tmp_path / "jet.json")

@@ -14,8 +14,8 @@ import vector
 
 import mlsmear
 from mlsmear import cli
+from mlsmear import hepmc_record as hepmc_module
 from mlsmear.filter import Selection, pipeline, run_filter, scale_momenta
-from mlsmear.filter import hepmc as hepmc_module
 from mlsmear.filter.reference import wilson_interval
 from mlsmear.generate.pythia import PROCESSES, PythiaGenerator, pythia_seed
 from mlsmear.physics.truth import flavour_hadrons, truth_arrays, truth_objects

@@ -18,9 +18,12 @@ from dask.distributed import Client, LocalCluster
 
 import mlsmear
 
-pytestmark = pytest.mark.filterwarnings(
-    "ignore::mlsmear.OutOfRangeWarning", "ignore:Missing cross-reference:RuntimeWarning"
-)
+pytestmark = [  # slow: real coffea executors, a dask LocalCluster
+    pytest.mark.slow,
+    pytest.mark.filterwarnings(
+        "ignore::mlsmear.OutOfRangeWarning", "ignore:Missing cross-reference:RuntimeWarning"
+    ),
+]
 
 N_EVENTS = 98  # the first 98 events of tests/data/nano_tt_v12.root (see below)
 SEED = 11

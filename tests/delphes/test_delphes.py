@@ -125,6 +125,7 @@ def delphes():
         pytest.skip(f"Delphes is not built: {err}")
 
 
+@pytest.mark.slow  # real Delphes runs
 def test_bad_card_or_failing_delphes_leaves_nothing(delphes, tmp_path):
     from mlsmear.generate.guns import Gun
     from mlsmear.generate.runner import generate_pairs
@@ -143,6 +144,7 @@ def test_bad_card_or_failing_delphes_leaves_nothing(delphes, tmp_path):
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
 
 
+@pytest.mark.slow
 def test_gun_events_independent_of_workers(delphes, tmp_path):
     from mlsmear.generate.guns import Gun
     from mlsmear.generate.runner import generate_pairs
@@ -157,6 +159,7 @@ def test_gun_events_independent_of_workers(delphes, tmp_path):
         assert a.read_bytes() == b.read_bytes(), kind
 
 
+@pytest.mark.slow
 def test_generate_read_and_train_through_delphes(delphes, tmp_path):
     """A few hundred Pythia ttbar events through real Delphes (ATLAS card, R = 0.4): pairs
     written and read back, lepton eta/phi residuals exactly 0, a tiny jet model trains."""

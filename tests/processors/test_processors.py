@@ -18,7 +18,7 @@ from mlsmear import processors
 pytestmark = pytest.mark.filterwarnings(
     "ignore::mlsmear.OutOfRangeWarning", "ignore:Missing cross-reference:RuntimeWarning"
 )
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
 @pytest.fixture(scope="module")

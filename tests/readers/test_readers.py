@@ -17,7 +17,7 @@ from mlsmear.readers import (
     read_pairs_from_nanoaod,
 )
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).parents[1] / "data"
 NANO_TT = DATA / "nano_tt_v12.root"
 NANO_DY = DATA / "nano_dy.root"
 DELPHES = DATA / "delphes.root"
