@@ -16,7 +16,8 @@ A jet model reads, per jet, over the *other* GenJets of its event:
 computed from the event's GenJets (pt, eta, phi, ``hadronFlavour``) the same way from generated
 pairs, NanoAOD GenJets and Delphes GenJets: in training from the pairs table, when smearing by
 the engine from the objects of each event (:func:`mlsmear.engine.sample_reco`), so the truth
-record needs no new field.
+record needs no new field. Give such a model every GenJet of an event (from 10 GeV, as NanoAOD,
+Delphes and ``generate`` hold them), not a selection: the neighbours are looked up among them.
 """
 
 from __future__ import annotations
