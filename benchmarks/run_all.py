@@ -44,9 +44,14 @@ def refdet_speedup(
     identities (a typical coffea chunk, where per-call overheads are amortised as in an
     analysis); the speed-up quoted is the chunk's.
     """
-    from mlsmear.filter.reco import predict, truth_arrays
+    from mlsmear.filter.reco import predict
     from mlsmear.generate.pythia import PROCESSES, PythiaGenerator
-    from mlsmear.physics.truth import flavour_hadrons, stable_particles, truth_objects
+    from mlsmear.physics.truth import (
+        flavour_hadrons,
+        stable_particles,
+        truth_arrays,
+        truth_objects,
+    )
     from mlsmear.refdet import Detector
 
     record = PythiaGenerator(PROCESSES["ttbar"][0][0].settings, seed=seed).generate(n_events)

@@ -25,9 +25,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 from smear_throughput import best_time  # noqa: E402
 
 import mlsmear  # noqa: E402
-from mlsmear.filter.reco import truth_arrays  # noqa: E402
 from mlsmear.generate.pythia import PROCESSES, PythiaGenerator  # noqa: E402
-from mlsmear.physics.truth import flavour_hadrons, truth_objects  # noqa: E402
+from mlsmear.physics.truth import flavour_hadrons, truth_arrays, truth_objects  # noqa: E402
 from mlsmear.whole_event import smear_event  # noqa: E402
 
 
