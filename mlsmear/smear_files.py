@@ -325,11 +325,9 @@ def _hepmc_tasks(
 
 
 def _init_worker() -> None:
-    import numba
-    import torch
+    from .threads import set_threads
 
-    torch.set_num_threads(1)
-    numba.set_num_threads(1)
+    set_threads(1)
 
 
 def _results(

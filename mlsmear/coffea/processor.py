@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-import torch
 from coffea import processor
 
 from ..engine import DEFAULT_BATCH_SIZE
 from ..options import check_options
+from ..threads import in_worker_process, set_threads
 from .events import smear_events
 
 __all__ = ["MLSmearProcessor"]
@@ -33,9 +33,11 @@ class MLSmearProcessor(processor.ProcessorABC):
             :mod:`mlsmear.coffea.schemas`).
         device: ``"auto"`` (CUDA when available), ``"cpu"`` or ``"cuda"``.
         batch_size: rows per network evaluation.
-        torch_threads: if given, ``torch.set_num_threads`` for the process running ``process``
-            (process-wide). torch uses every core by default; with one coffea worker per core,
-            ``1`` avoids oversubscription (3× faster on a busy 2-core machine here).
+        torch_threads: torch and numba threads of the process running ``process``
+            (process-wide, :mod:`mlsmear.threads`). ``"auto"``: 1 in a worker process (futures
+            and dask executors: one worker per core, 3× faster than oversubscribed on a busy
+            2-core machine here), unchanged in your own process (iterative executor); an int:
+            that many; ``None``: never set.
         precision: network evaluation precision, ``"float32"`` or ``"bfloat16"`` (default the
             model card's); ``"float32"`` for bit-identical output on a cluster of mixed CPUs.
 
@@ -53,7 +55,7 @@ class MLSmearProcessor(processor.ProcessorABC):
         replace: Iterable[str] | None = None,
         device: str = "auto",
         batch_size: int = DEFAULT_BATCH_SIZE,
-        torch_threads: int | None = None,
+        torch_threads: int | Literal["auto"] | None = "auto",
         precision: str | None = None,
     ) -> None:
         if not isinstance(model, str | Path):
@@ -73,8 +75,11 @@ class MLSmearProcessor(processor.ProcessorABC):
 
     def process(self, events: Any) -> Any:
         """Smear, replace, and run the analysis on one chunk (or on dask-awkward events)."""
-        if self.torch_threads is not None:
-            torch.set_num_threads(self.torch_threads)
+        threads = self.torch_threads
+        if threads == "auto":
+            threads = 1 if in_worker_process() else None
+        if threads is not None:
+            set_threads(int(threads))
         smeared = smear_events(
             events, model=self.model, seed=self.seed, replace=self.replace, device=self.device,
             batch_size=self.batch_size, precision=getattr(self, "precision", None),

@@ -82,6 +82,41 @@ def test_futures_two_workers(reference, truth_file, smearing):
     assert _run(executor, 50, truth_file, smearing) == reference
 
 
+class _Threads(processor.ProcessorABC):
+    """Which process ran the chunk, and with how many torch and numba threads."""
+
+    def process(self, events):
+        import os
+
+        import numba
+        import torch
+
+        return {(os.getpid(), torch.get_num_threads(), numba.get_num_threads())}
+
+    def postprocess(self, accumulator):
+        return accumulator
+
+
+def test_workers_smear_single_threaded_by_default(truth_file, tiny_bundle_dir):
+    """In the futures executor's worker processes torch and numba run one thread each (one worker
+    per core); the iterative executor, in this process, leaves this process's threads alone."""
+    import os
+
+    import torch
+
+    threads = mlsmear.MLSmearProcessor(_Threads(), model=tiny_bundle_dir, seed=SEED)
+    before = torch.get_num_threads()
+    futures = processor.Runner(processor.FuturesExecutor(workers=2, status=False),
+                               schema=NanoAODSchema, chunksize=25)
+    seen = futures({"tt": [str(truth_file)]}, treename="Events", processor_instance=threads)
+    assert seen and all(pid != os.getpid() for pid, _, _ in seen)  # in the workers
+    assert {(t, n) for _, t, n in seen} == {(1, 1)}
+    iterative = processor.Runner(processor.IterativeExecutor(status=False),
+                                 schema=NanoAODSchema, chunksize=50)
+    seen = iterative({"tt": [str(truth_file)]}, treename="Events", processor_instance=threads)
+    assert {t for _, t, _ in seen} == {before} and torch.get_num_threads() == before
+
+
 def test_dask_executor_local_cluster(reference, truth_file, smearing, client):
     executor = processor.DaskExecutor(client=client, status=False)
     assert _run(executor, 7, truth_file, smearing) == reference
