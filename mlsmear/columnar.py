@@ -19,15 +19,13 @@ import vector
 
 from .counter_random import event_keys, kind_keys
 from .engine import sample_reco
-from .flavour_neighbours import FLAVOUR_NEIGHBOUR_FIELDS
 from .identity import event_identity, fold_sample, sample_key_for
 from .kinds import COFFEA_TRUTH, DERIVED_INPUTS, OBJECT_PDG, kind_spec
 from .met_context import RECOIL_FIELDS, reference_truth, uses_objects
-from .model import Bundle, KindModel, passes_thresholds
+from .model import ENGINE_INPUTS, Bundle, KindModel, passes_thresholds
 from .options import SmearOptions
 from .ordering import pt_order
 from .registry import load
-from .sibling_context import SIBLING_FIELDS
 
 __all__ = [
     "OutOfRangeWarning", "SLICE_OBJECTS", "as_truth_array", "infer_kind", "resolve_model",
@@ -234,7 +232,7 @@ class _Checks:
         if uses_objects(self.model.card):  # the network sees |GenMET + D|, |GenMET|, |D|
             columns = reference_truth(columns)
         for feature in self.model.inputs:
-            if feature.name in (*SIBLING_FIELDS, *FLAVOUR_NEIGHBOUR_FIELDS):  # by the engine
+            if feature.name in ENGINE_INPUTS:
                 continue
             column = columns[feature.name]
             self.out[feature.name] = self.out.get(feature.name, 0) + feature.out_of_range(column)

@@ -27,6 +27,7 @@ from collections.abc import Iterable
 import numba
 import numpy as np
 
+from .physics.collection import group_members
 from .physics.kinematics import delta_r2
 
 __all__ = ["ALONE", "FLAVOUR_NEIGHBOUR_FIELDS", "flavour_neighbours", "uses_flavour_neighbours"]
@@ -71,16 +72,10 @@ def flavour_neighbours(
         group: event of each jet (any integers: equal values, one event); eta, phi: truth;
             flavour: ``hadronFlavour`` (5, 4, 0).
     """
-    group = np.asarray(group)
-    n = group.size
+    n = np.size(group)
     out_b, out_c = np.full(n, ALONE), np.full(n, ALONE)
-    if n == 0:
-        return {"dr_b": out_b, "dr_c": out_c}
-    members = np.argsort(group, kind="stable")
-    sorted_group = group[members]
-    starts = np.flatnonzero(np.r_[True, sorted_group[1:] != sorted_group[:-1]])
-    offsets = np.r_[starts, n].astype(np.int64)
+    members, offsets = group_members(np.unique(group, return_inverse=True)[1].ravel())
     eta, phi = (np.ascontiguousarray(a, dtype=np.float64) for a in (eta, phi))
     flavour = np.rint(np.asarray(flavour, dtype=np.float64)).astype(np.int64)
-    _closest(offsets, members.astype(np.int64), eta, phi, flavour, out_b, out_c)
+    _closest(offsets, members, eta, phi, flavour, out_b, out_c)
     return {"dr_b": out_b, "dr_c": out_c}

@@ -39,9 +39,13 @@ from .sibling_context import SIBLING_FIELDS
 from .transforms import InputFeature, input_matrix
 
 __all__ = [
-    "KindModel", "Bundle", "ModelFileError", "FORMAT", "FORMAT_VERSION", "PRECISIONS", "TAG_TYPES",
-    "passes_thresholds",
+    "KindModel", "Bundle", "ModelFileError", "ENGINE_INPUTS", "FORMAT", "FORMAT_VERSION",
+    "PRECISIONS", "TAG_TYPES", "passes_thresholds",
 ]
+
+#: Inputs the engine computes from the other objects of each event (never read from the truth
+#: record): the siblings' sampled outcome and the jets' flavoured neighbours.
+ENGINE_INPUTS = (*SIBLING_FIELDS, *FLAVOUR_NEIGHBOUR_FIELDS)
 
 #: Kinds of tag a model may learn: a working-point decision (0/1) or a continuous discriminant.
 TAG_TYPES = ("decision", "discriminant")
@@ -186,8 +190,7 @@ class KindModel:
         names = [f.name for f in self.inputs] + list(self.spec.quantities)
         if uses_objects(self.card):  # |GenMET| and |D| come from the record's GenMET and D
             names = [n for n in names if n not in derived_names()] + list(RECOIL_FIELDS)
-        engine = (*SIBLING_FIELDS, *FLAVOUR_NEIGHBOUR_FIELDS)  # the engine computes them
-        names = [n for n in names if n not in engine]
+        names = [n for n in names if n not in ENGINE_INPUTS]
         return list(dict.fromkeys(names))
 
     def __repr__(self) -> str:

@@ -25,6 +25,7 @@ from collections.abc import Iterable
 import numba
 import numpy as np
 
+from .physics.collection import group_members
 from .physics.kinematics import delta_r2
 
 __all__ = ["SIBLING_DR", "SIBLING_FIELDS", "sibling_ranks", "sibling_sums", "uses_siblings"]
@@ -84,9 +85,7 @@ def sibling_sums(
     """
     group = np.asarray(group, dtype=np.int64)
     rows = np.arange(group.size) if rows is None else np.asarray(rows, dtype=np.int64)
-    members = np.argsort(group, kind="stable")
-    counts = np.bincount(group, minlength=group.max(initial=-1) + 1)
-    offsets = np.concatenate([[0], np.cumsum(counts)])
+    members, offsets = group_members(group)
     out_kept, out_lost = np.zeros(rows.size), np.zeros(rows.size)
     pt, eta, phi = (np.ascontiguousarray(a, dtype=np.float64) for a in (pt, eta, phi))
     _sums(rows, offsets, members, group, np.asarray(rank, np.int64),

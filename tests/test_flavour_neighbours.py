@@ -58,17 +58,22 @@ def _pairs(n_events: int, rng: np.random.Generator) -> pa.Table:
     })
 
 
-def test_light_jets_next_to_a_b_jet_are_tagged_as_the_teacher_tags_them():
-    """Trained from a pairs table (dr_b computed from it), smeared as jagged events (dr_b
-    computed by the engine): the mistag of light jets near a b jet is the teacher's, not the
-    average that a model blind to its neighbours would give."""
+@pytest.fixture(scope="module")
+def model() -> mlsmear.KindModel:
+    """A jet model with b-tag trained from a toy pairs table (dr_b, dr_c computed from it)."""
     truth, reco, matched = columns_from_pairs("jet", _pairs(4_000, np.random.default_rng(21)))
     inputs = default_inputs("jet", truth)
     assert ("dr_b", "quantile") in inputs and ("dr_c", "quantile") in inputs
     config = TrainConfig(trunk=(32, 32), head=32, epochs=8, batch_size=512, progress=False,
                          seed=5)
-    model = fit_model("jet", truth, reco, matched, inputs=inputs, config=config,
-                      thresholds={"pt_min": 15.0}, tag_types={"btag": "decision"})
+    return fit_model("jet", truth, reco, matched, inputs=inputs, config=config,
+                     thresholds={"pt_min": 15.0}, tag_types={"btag": "decision"})
+
+
+def test_light_jets_next_to_a_b_jet_are_tagged_as_the_teacher_tags_them(model):
+    """Trained from a pairs table (dr_b computed from it), smeared as jagged events (dr_b
+    computed by the engine): the mistag of light jets near a b jet is the teacher's, not the
+    average that a model blind to its neighbours would give."""
     assert "dr_b" not in model.input_fields  # computed from the event's jets, not read
 
     hold = _pairs(4_000, np.random.default_rng(22)).to_pydict()
@@ -89,3 +94,20 @@ def test_light_jets_next_to_a_b_jet_are_tagged_as_the_teacher_tags_them():
         # gives every light jet the average, 0.17, near a b jet too
         sigma = np.sqrt(2 * p * (1 - p) / sel.sum())
         assert abs(tags[sel].mean() - p) < 4 * sigma + 0.1, (p, tags[sel].mean(), sel.sum())
+
+
+def test_flavoured_neighbours_on_empty_and_bad_input(model):
+    """No events, events without jets, a jet alone (no neighbour: dr_b = 10): smeared; a NaN
+    or missing hadronFlavour (the neighbours' source): refused, naming the field."""
+    jet = {"pt": [[50.0]], "eta": [[0.1]], "phi": [[0.2]], "mass": [[5.0]], "hadronFlavour": [[0]]}
+    alone = ak.zip({k: np.asarray(v, dtype=np.float64) for k, v in jet.items()})
+    assert len(mlsmear.smear(alone[:0], model=model, seed=1, event_id=np.zeros(0, int))) == 0
+    no_jets = mlsmear.smear(alone[:, :0], model=model, seed=1, event_id=[3])
+    assert ak.num(no_jets).tolist() == [0]
+    out = mlsmear.smear(alone, model=model, seed=1, event_id=[3])
+    assert len(out) == 1 and ak.num(out).tolist()[0] <= 1
+    with pytest.raises(ValueError, match="hadronFlavour"):
+        mlsmear.smear(ak.with_field(alone, np.nan, "hadronFlavour"), model=model, seed=1,
+                      event_id=[3])
+    with pytest.raises(ValueError, match="hadronFlavour"):
+        mlsmear.smear(alone[["pt", "eta", "phi", "mass"]], model=model, seed=1, event_id=[3])

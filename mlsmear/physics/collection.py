@@ -12,7 +12,20 @@ from collections.abc import Iterable, Mapping, Sequence
 import awkward as ak
 import numpy as np
 
-__all__ = ["Collection"]
+__all__ = ["Collection", "group_members"]
+
+
+def group_members(group: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rows by group for rows in any order: ``(members, offsets)``, so that
+    ``members[offsets[g]:offsets[g + 1]]`` are the rows of group ``g`` in their order.
+
+    ``group``: dense group numbers 0 … n_groups − 1 (e.g. ``np.unique(keys, return_inverse=True)``);
+    a number no row has is an empty group.
+    """
+    group = np.asarray(group, dtype=np.int64)
+    members = np.argsort(group, kind="stable")
+    counts = np.bincount(group, minlength=group.max(initial=-1) + 1)
+    return members, np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
 
 
 class Collection:
