@@ -27,8 +27,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .pairs import RECO_ONLY
-from .physics.collection import Collection
-from .physics.matching import match_unique
+from .physics.matching import match_rows
 
 __all__ = [
     "KIND", "MATCH_DR", "from_lost", "joined", "linked", "teacher_table", "with_teacher_table",
@@ -37,15 +36,6 @@ __all__ = [
 KIND = "photon_from_electron"
 #: Cone (ΔR, electron truth direction to the reco photon) of the teacher's photon of an electron.
 MATCH_DR = 0.1
-
-
-def _grouped(
-    event: np.ndarray, columns: Mapping[str, np.ndarray], events: np.ndarray
-) -> Collection:
-    """Rows (already in event order) as a :class:`Collection` over the sorted ``events``."""
-    rows = np.searchsorted(events, event)
-    offsets = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=events.size))])
-    return Collection(offsets, {k: np.asarray(v, np.float64) for k, v in columns.items()})
 
 
 def teacher_table(electrons: pa.Table, photons_reco_only: pa.Table | None) -> pa.Table:
@@ -61,22 +51,16 @@ def teacher_table(electrons: pa.Table, photons_reco_only: pa.Table | None) -> pa
     names = ("pt", "eta", "phi", "mass")
     reco = {q: np.full(len(lost), np.nan, np.float32) for q in names}
     matched = np.zeros(len(lost), dtype=bool)
-    if photons_reco_only is not None and len(photons_reco_only) and len(lost):
-        photon_event = photons_reco_only.column("event").to_numpy()
-        events = np.unique(np.concatenate([event, photon_event]))
-        order = np.argsort(event, kind="stable")
-        p_order = np.argsort(photon_event, kind="stable")
-        photons = {q: photons_reco_only.column(f"reco_{q}").to_numpy()[p_order] for q in names}
-        truth = _grouped(event[order], {
-            "eta": lost.column("truth_eta").to_numpy()[order],
-            "phi": lost.column("truth_phi").to_numpy()[order],
-        }, events)
-        match = match_unique(truth, _grouped(photon_event[p_order], photons, events),
-                             dr_max=MATCH_DR)
-        found = match >= 0
-        matched[order[found]] = True
+    if photons_reco_only is not None:
+        photons = {q: photons_reco_only.column(f"reco_{q}").to_numpy() for q in names}
+        match = match_rows(
+            event, lost.column("truth_eta").to_numpy(), lost.column("truth_phi").to_numpy(),
+            photons_reco_only.column("event").to_numpy(), photons["eta"], photons["phi"],
+            dr_max=MATCH_DR,
+        )
+        matched = match >= 0
         for q in names:
-            reco[q][order[found]] = photons[q][match[found]]
+            reco[q][matched] = photons[q][match[matched]]
     table = lost.drop_columns(
         [c for c in lost.column_names if c.startswith("reco_") or c == "matched"]
     )

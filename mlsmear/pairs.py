@@ -46,6 +46,7 @@ import pyarrow.parquet as pq
 __all__ = [
     "EXTRA_COLUMNS",
     "KINDS",
+    "META_FILE",
     "OBJECT_KINDS",
     "RECO_ONLY",
     "TABLES",

@@ -21,6 +21,7 @@ __all__ = ["main"]
 COMMANDS: tuple[tuple[str, str], ...] = (
     ("generate", "mlsmear.cli.generate"),
     ("train", "mlsmear.cli.train"),
+    ("rematch", "mlsmear.cli.rematch"),
     ("validate", "mlsmear.cli.validate"),
     ("filter", "mlsmear.cli.filter"),
     ("delphes", "mlsmear.cli.delphes"),

@@ -31,7 +31,7 @@ from ..pairs import PairsWriter
 from ..physics import truth as truth_module
 from ..physics.collection import Collection
 from ..physics.jets import import_fastjet
-from ..physics.matching import MATCH_DR, pair_tables
+from ..physics.matching import LEFTOVER_DR, MATCH_DR, pair_tables
 from ..refdet.card import load_card
 from ..refdet.pipeline import Detector
 from .guns import GUNS, Gun
@@ -326,6 +326,7 @@ def generate_pairs(
             "ht_jet_pt_min": truth_module.HT_JET_PT_MIN,
         },
         "match_dr": MATCH_DR,
+        "leftover_dr": LEFTOVER_DR,
         "software": versions,
     }
     if detector == "delphes":

@@ -1,18 +1,35 @@
-"""Truth <-> reco matching (unique closest pairs within a Delta R cone) and pairs tables."""
+"""Truth <-> reco matching (unique closest pairs within a Delta R cone) and pairs tables.
+
+Jets are matched in two passes: unique closest pairs within ΔR 0.2 (DESIGN.md section 5), then
+the truth jets left without a partner take the reco jets left without one within the jet radius
+(:data:`LEFTOVER_DR`). Measured on Delphes CMS ttbar, 79 % of the reco jets that had no truth
+partner lay 0.2-0.4 from a GenJet, two thirds of those GenJets themselves unmatched: one jet
+reconstructed off-axis (a lost track, a merged neighbour) counted as one lost and one fake jet,
+which the learnt detector draws as one lost jet. The same pass upgrades pairs written before it
+(:func:`match_leftovers`); CMS NanoAOD's own link (``Jet_genJetIdx``) matches within 0.4 too.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 import numba
 import numpy as np
 
 from ..pairs import RECO_ONLY, assemble_pairs
-from .collection import Collection
+from .collection import Collection, group_members
 from .kinematics import delta_r2
 
-__all__ = ["MATCH_DR", "PAIR_COLUMNS", "match_unique", "pair_tables"]
+__all__ = [
+    "LEFTOVER_DR", "MATCH_DR", "PAIR_COLUMNS", "match_leftovers", "match_rows", "match_unique",
+    "pair_tables",
+]
 
 #: Matching cone per object kind (DESIGN.md section 5).
 MATCH_DR = {"jet": 0.2, "electron": 0.1, "muon": 0.1, "photon": 0.1}
+#: Second pass per kind: truth objects without a partner take reco objects without one within
+#: this cone (jets: their radius R = 0.4).
+LEFTOVER_DR = {"jet": 0.4}
 
 
 @numba.njit(cache=True)
@@ -53,6 +70,60 @@ def match_unique(truth: Collection, reco: Collection, *, dr_max: float) -> np.nd
     )
 
 
+def match_rows(
+    truth_event: np.ndarray, truth_eta: np.ndarray, truth_phi: np.ndarray,
+    reco_event: np.ndarray, reco_eta: np.ndarray, reco_phi: np.ndarray, *, dr_max: float,
+) -> np.ndarray:
+    """:func:`match_unique` for table rows in any order, tied by their event identities: for
+    each truth row, its partner's row among the reco rows or -1 (int64)."""
+    match = np.full(len(truth_event), -1, dtype=np.int64)
+    if not len(truth_event) or not len(reco_event):
+        return match
+    events, group = np.unique(np.concatenate([truth_event, reco_event]), return_inverse=True)
+    t_rows, t_off = group_members(group[: len(truth_event)])
+    r_rows, r_off = group_members(group[len(truth_event):])
+    n = events.size + 1
+    truth = Collection(np.pad(t_off, (0, n - t_off.size), mode="edge"), {
+        "eta": np.asarray(truth_eta, np.float64)[t_rows],
+        "phi": np.asarray(truth_phi, np.float64)[t_rows],
+    })
+    reco = Collection(np.pad(r_off, (0, n - r_off.size), mode="edge"), {
+        "eta": np.asarray(reco_eta, np.float64)[r_rows],
+        "phi": np.asarray(reco_phi, np.float64)[r_rows],
+    })
+    found = match_unique(truth, reco, dr_max=dr_max)
+    match[t_rows[found >= 0]] = r_rows[found[found >= 0]]
+    return match
+
+
+def match_leftovers(
+    kind: str, objects: Mapping[str, np.ndarray], reco_only: Mapping[str, np.ndarray]
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """The second matching pass (:data:`LEFTOVER_DR`) on a kind's pairs columns and its reco-only
+    columns: unmatched truth rows take reco-only rows within the cone (unique closest pairs per
+    event), which leave the reco-only table. Kinds without a second pass come back as given."""
+    objects, reco_only = dict(objects), dict(reco_only)
+    if kind not in LEFTOVER_DR or not len(reco_only.get("event", ())):
+        return objects, reco_only
+    lost = np.flatnonzero(~np.asarray(objects["matched"], dtype=bool))
+    match = match_rows(
+        objects["event"][lost], objects["truth_eta"][lost], objects["truth_phi"][lost],
+        reco_only["event"], reco_only["reco_eta"], reco_only["reco_phi"],
+        dr_max=LEFTOVER_DR[kind],
+    )
+    found, partner = lost[match >= 0], match[match >= 0]
+    objects["matched"] = np.asarray(objects["matched"], dtype=bool).copy()
+    objects["matched"][found] = True
+    for name, values in reco_only.items():
+        if name.startswith("reco_") and name in objects:
+            column = np.array(objects[name])
+            column[found] = values[partner]
+            objects[name] = column
+    kept = np.ones(len(reco_only["event"]), dtype=bool)
+    kept[partner] = False
+    return objects, {name: np.asarray(values)[kept] for name, values in reco_only.items()}
+
+
 #: Columns of each kind carried into the pairs (truth columns, reco columns), when present.
 PAIR_COLUMNS = {
     "jet": (
@@ -91,16 +162,17 @@ def pair_tables(
             pt, phi, ht, njet and reco columns pt, phi.
         matches: kind -> reco row of each truth row (-1: not reconstructed), for sources that
             store the truth link; other kinds are matched with :func:`match_unique` and
-            :data:`MATCH_DR`.
+            :data:`MATCH_DR`, then :func:`match_leftovers`.
     """
     event_ids = np.asarray(event_ids, dtype=np.int64)
     tables = {}
     for kind, objects in truth.items():
         if kind == "met":
             continue
-        match = (matches or {}).get(kind)
-        if match is None:
-            match = match_unique(objects, reco[kind], dr_max=MATCH_DR[kind])
+        stored = (matches or {}).get(kind)
+        by_cone = stored is None
+        match = match_unique(objects, reco[kind], dr_max=MATCH_DR[kind]) if stored is None \
+            else stored
         truth_names, reco_names = PAIR_COLUMNS[kind]
         reco_columns = {name: reco[kind][name] for name in reco_names if name in reco[kind]}
         tables[kind] = assemble_pairs(
@@ -115,6 +187,10 @@ def pair_tables(
             "event": event_ids[reco[kind].event_index[partnerless]],
             **{f"reco_{name}": np.asarray(v)[partnerless] for name, v in reco_columns.items()},
         }
+        if by_cone:
+            tables[kind], tables[RECO_ONLY[kind]] = match_leftovers(
+                kind, tables[kind], tables[RECO_ONLY[kind]]
+            )
     if "met" in truth:
         met, reco_met = truth["met"], reco["met"]
         tables["met"] = {

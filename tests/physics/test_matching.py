@@ -6,8 +6,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mlsmear.pairs import assemble_pairs, validate_table
-from mlsmear.physics.matching import match_unique, pair_tables
+from mlsmear.pairs import RECO_ONLY, assemble_pairs, validate_table
+from mlsmear.physics.matching import (
+    LEFTOVER_DR,
+    MATCH_DR,
+    match_leftovers,
+    match_rows,
+    match_unique,
+    pair_tables,
+)
 from mlsmear.refdet import Collection
 
 
@@ -84,3 +91,55 @@ def test_pair_tables_for_a_batch():
     assert jets["matched"] == [True, False, True]
     assert jets["reco_btag"] == [True, False, True]
     assert validate_table("met", tables["met"]).column("truth_njet").to_pylist() == [2, 1]
+
+
+def test_match_rows_ties_rows_by_event_in_any_order():
+    # truth rows of events 5, 3, 5; reco rows of events 3, 5, 5, 9 (shuffled)
+    match = match_rows(
+        np.array([5, 3, 5]), np.array([0.0, 1.0, 2.0]), np.zeros(3),
+        np.array([5, 3, 9, 5]), np.array([2.05, 1.02, 0.0, 0.01]), np.zeros(4), dr_max=0.1,
+    )
+    assert match.tolist() == [3, 1, 0]  # event 9's reco row lies at truth row 0's eta: other event
+    assert match_rows(np.array([1]), np.zeros(1), np.zeros(1), np.array([], int), np.zeros(0),
+                      np.zeros(0), dr_max=0.1).tolist() == [-1]
+
+
+def _jet_pairs():
+    """One event: truth jet 0 matched in the first pass, truth jet 1 left 0.3 from a reco jet."""
+    truth = _objects([3], [0.0, 1.0, -2.0], [0.0, 0.0, 0.0], pt=[50.0, 30.0, 20.0],
+                     mass=[5.0, 3.0, 2.0])
+    reco = _objects([3], [0.05, 1.3, 2.5], [0.0, 0.0, 0.0], pt=[45.0, 28.0, 60.0],
+                    mass=[4.0, 2.5, 6.0], btag=[False, True, False])
+    return pair_tables(np.array([8]), {"jet": truth}, {"jet": reco})
+
+
+def test_jets_left_without_partner_take_leftover_reco_jets_within_their_radius():
+    tables = _jet_pairs()
+    jets = validate_table("jet", tables["jet"]).to_pydict()
+    assert jets["matched"] == [True, True, False]  # 0.3 < LEFTOVER_DR; 4.5 away: lost
+    assert jets["reco_pt"][:2] == [45.0, 28.0] and jets["reco_btag"][:2] == [False, True]
+    assert tables[RECO_ONLY["jet"]]["reco_pt"].tolist() == [60.0]
+    assert LEFTOVER_DR["jet"] > MATCH_DR["jet"] and "electron" not in LEFTOVER_DR
+
+
+def test_match_leftovers_upgrades_pairs_of_the_first_pass_only():
+    # the pairs a first pass alone wrote: truth jet 1 lost, reco jet 1 without partner
+    first = _jet_pairs()
+    jet, reco_only = dict(first["jet"]), dict(first[RECO_ONLY["jet"]])
+    jet["matched"] = np.array([True, False, False])
+    for name in ("reco_pt", "reco_eta", "reco_phi", "reco_mass"):
+        jet[name] = np.array([jet[name][0], np.nan, np.nan])
+    jet["reco_btag"] = np.array([False, False, False])
+    reco_only = {k: np.concatenate([[first["jet"][k][1]], v]) if k.startswith("reco_")
+                 else np.concatenate([[8], v]) for k, v in reco_only.items()}
+    upgraded, left = match_leftovers("jet", jet, reco_only)
+    for name in first["jet"]:
+        np.testing.assert_array_equal(upgraded[name], first["jet"][name], name)
+    for name in first[RECO_ONLY["jet"]]:
+        np.testing.assert_array_equal(left[name], first[RECO_ONLY["jet"]][name], name)
+    # electrons have no second pass; a second upgrade changes nothing
+    unchanged = match_leftovers("electron", jet, reco_only)[0]
+    assert unchanged["matched"].tolist() == [True, False, False]
+    again, left_again = match_leftovers("jet", upgraded, left)
+    assert again["matched"].tolist() == upgraded["matched"].tolist()
+    assert left_again["reco_pt"].tolist() == left["reco_pt"].tolist()
