@@ -8,11 +8,13 @@ process smears single-threaded unless told otherwise. Outputs do not depend on t
 from __future__ import annotations
 
 import multiprocessing
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import numba
 import torch
 
-__all__ = ["in_worker_process", "set_threads"]
+__all__ = ["in_worker_process", "limited_threads", "set_threads"]
 
 
 def in_worker_process() -> bool:
@@ -27,3 +29,16 @@ def set_threads(n: int) -> None:
         raise ValueError(f"threads must be >= 1, got {n}")
     torch.set_num_threads(n)
     numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))  # type: ignore[attr-defined]
+
+
+@contextmanager
+def limited_threads(n: int) -> Iterator[None]:
+    """Use ``n`` threads for torch and numba inside the block (:func:`set_threads`); the
+    counts from before are restored afterwards."""
+    before = torch.get_num_threads(), numba.get_num_threads()
+    set_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before[0])
+        numba.set_num_threads(before[1])

@@ -27,9 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import awkward as ak
-import numba
 import numpy as np
-import torch
 from tqdm import tqdm
 
 from .. import __version__
@@ -42,6 +40,7 @@ from ..physics.jets import import_fastjet
 from ..physics.truth import flavour_hadrons, truth_arrays, truth_objects
 from ..refdet.pipeline import Detector
 from ..registry import load
+from ..threads import limited_threads
 from .clock import Clock
 from .margin import check_margin, scale_momenta
 from .options import FilterOptions
@@ -68,21 +67,6 @@ def _atomic(path: Path) -> Iterator[Path]:
         temporary.unlink(missing_ok=True)
         raise
     os.replace(temporary, path)
-
-
-@contextmanager
-def _threads(n: int) -> Iterator[None]:
-    """Limit torch and numba to ``n`` threads (restored afterwards)."""
-    if n < 1:
-        raise ValueError(f"threads must be >= 1, got {n}")
-    before = torch.get_num_threads(), numba.get_num_threads()
-    torch.set_num_threads(n)
-    numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))  # type: ignore[attr-defined]
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before[0])
-        numba.set_num_threads(before[1])
 
 
 def _output_path(name: str | os.PathLike[str], what: str, overwrite: bool) -> Path:
@@ -282,7 +266,7 @@ def _run(o: FilterOptions) -> dict[str, Any]:
     counts = _Counts()
     tally = _WarningTally()
     with ExitStack() as stack:
-        stack.enter_context(_threads(o.threads))
+        stack.enter_context(limited_threads(o.threads))
         hepmc_tmp = stack.enter_context(_atomic(output_path))
         summary_tmp = None if summary_path is None else stack.enter_context(_atomic(summary_path))
         writer = stack.enter_context(HepMCWriter(
