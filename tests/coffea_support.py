@@ -4,6 +4,7 @@ that returns the smeared values per event, to compare executors bit for bit."""
 
 from __future__ import annotations
 
+import functools
 import warnings
 from collections.abc import Iterable
 from pathlib import Path
@@ -47,21 +48,37 @@ def write_truth_only(
     return path
 
 
-def nano_events(path: Path = NANO_TT, mode: str = "eager", **options: Any) -> Any:
-    """NanoAOD NanoEvents of a file (quietly: real files miss some cross-reference targets)."""
+@functools.cache
+def _opened(path: Path) -> Any:
+    """``path`` opened once per session: reading the metadata of Delphes' ~1000 branches takes
+    seconds, building NanoEvents from the open file a fraction of one."""
+    return uproot.open(path)
+
+
+def file_events(path: Path, schema: type, tree: str, mode: str = "eager", **options: Any) -> Any:
+    """Fresh NanoEvents of a ROOT file (quietly: real files miss some cross-reference targets).
+
+    Eager events come from the file opened once per session; dask ones from its name, as the
+    graph needs it."""
+    source: Any = {str(path): tree}
+    if mode == "eager":
+        source, options = _opened(path), {**options, "treepath": tree}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        return NanoEventsFactory.from_root(
-            {str(path): "Events"}, schemaclass=NanoAODSchema, mode=mode, **options
-        ).events()
+        factory = NanoEventsFactory.from_root(source, schemaclass=schema, mode=mode, **options)
+        return factory.events()
 
 
-def delphes_events(mode: str = "eager") -> Any:
+def nano_events(path: Path = NANO_TT, mode: str = "eager", **options: Any) -> Any:
+    """NanoAOD NanoEvents of a file."""
+    return file_events(path, NanoAODSchema, "Events", mode, **options)
+
+
+def delphes_events(mode: str = "eager", **options: Any) -> Any:
     """Delphes NanoEvents of tests/data/delphes.root (in 3 partitions for ``mode="dask"``)."""
-    options = {"steps_per_file": 3} if mode == "dask" else {}
-    return NanoEventsFactory.from_root(
-        {str(DELPHES): "Delphes"}, schemaclass=DelphesSchema, mode=mode, **options
-    ).events()
+    if mode == "dask":
+        options = {"steps_per_file": 3, **options}
+    return file_events(DELPHES, DelphesSchema, "Delphes", mode, **options)
 
 
 def smeared_columns(events: Any) -> dict[str, Any]:

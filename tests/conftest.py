@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 
 import mlsmear
 from mlsmear.synthetic import SyntheticDetector
+from mlsmear.threads import set_threads
 from mlsmear.training import TrainConfig, fit_model
+
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    set_threads(1)  # one pytest-xdist worker per core: one thread each, as coffea workers run
 
 TINY = TrainConfig(trunk=(32, 32), head=32, epochs=2, batch_size=4096, progress=False, seed=3)
 

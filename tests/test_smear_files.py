@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 
 import awkward as ak
 import numpy as np
 import pytest
 import uproot
-from coffea.nanoevents import DelphesSchema, NanoAODSchema, NanoEventsFactory
+from coffea.nanoevents import DelphesSchema, NanoAODSchema
+from coffea_support import file_events
 from smear_file_support import assert_same, nano_events_of
 
 import mlsmear
@@ -24,11 +24,7 @@ COLLECTIONS = ("Jet", "Electron", "Muon", "Photon")
 
 
 def _events(path: Path, schema, tree: str, **metadata):
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", "Missing cross-reference", RuntimeWarning)
-        return NanoEventsFactory.from_root(
-            {str(path): tree}, schemaclass=schema, mode="eager", metadata=metadata or None
-        ).events()
+    return file_events(path, schema, tree, metadata=metadata or None)
 
 
 @pytest.fixture(scope="module")
