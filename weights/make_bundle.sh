@@ -48,6 +48,8 @@ if [[ $stage == all || $stage == gen ]]; then
   gen diboson-holdout --process diboson --events 6000 --seed 4
   gun gun-e-holdout --process gun-e --events 100000 --seed 17 --pt-range 10 100 --eta-range -3 3
   gun gun-mu-holdout --process gun-mu --events 100000 --seed 18 --pt-range 10 100 --eta-range -3 3
+  # pairs cached before the second jet-matching pass get it (a no-op for newer ones)
+  mlsmear rematch "$pairs"/*/
 fi
 
 if [[ $stage == all || $stage == train ]]; then

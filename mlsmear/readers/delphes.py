@@ -1,7 +1,8 @@
 """Delphes ROOT trees -> pairs, matching truth and reco objects by Delta R (uproot only).
 
 Delphes stores no truth <-> reco links, so every kind is matched with the unique-closest-pair
-rule of :mod:`mlsmear.physics.matching` (Delta R < 0.2 for jets, < 0.1 for e, mu, gamma).
+rule of :mod:`mlsmear.physics.matching` (Delta R < 0.2 for jets, then leftovers within 0.4;
+< 0.1 for e, mu, gamma).
 
 - Jets: truth = the GenJet branch (``GenJet`` by default: whatever the card clustered), with
   ``hadronFlavour`` (:func:`delphes_hadron_flavour`), ``dr_nearest``, ``muon_frac`` and
