@@ -51,13 +51,8 @@ def sample_residuals(
     batch_size: int = DEFAULT_BATCH_SIZE,
     sampler: str | None = None,
     precision: str | None = None,
-    truth_pt: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Sample every quantity's residual for ``n`` objects.
-
-    Objects lost by the first head skip the later ones; with ``truth_pt``, so do the objects
-    whose sampled reco pT fails the model's ``pt_min`` (exact: the thresholds drop them, and each
-    draw is keyed by its object, not by its row).
 
     Arguments:
         model: the kind's model.
@@ -68,13 +63,11 @@ def sample_residuals(
         sampler: ``"numba"`` (CPU default) or ``"torch"`` (device default on CUDA), see
             :data:`~mlsmear.sampling.SAMPLERS`.
         precision: evaluation precision overriding the model card's (None: the card's).
-        truth_pt: truth pT (GeV) per object, when the first quantity is pT.
 
     Returns:
         ``(reconstructed, residuals, is_zero)``: bool ``(n,)``, float64 ``(n, n_quantities)``
-        (the rows of lost objects hold NaN, those of objects below ``pt_min`` NaN after the
-        first quantity) and bool ``(n, n_quantities)``: the reco value was drawn as exactly 0
-        (the model's ``zero_quantities``).
+        (the rows of lost objects hold NaN) and bool ``(n, n_quantities)``: the reco value was
+        drawn as exactly 0 (the model's ``zero_quantities``).
     """
     if isinstance(batch_size, bool) or not isinstance(batch_size, int | np.integer) or (
         batch_size < 1
@@ -88,8 +81,6 @@ def sample_residuals(
     net, n, n_q = model.evaluation_net(device, precision), x.shape[0], model.net.n_quantities
     dtype = next(net.parameters()).dtype
     allow_lost = model.spec.has_efficiency
-    pt_min = model.thresholds.get("pt_min") if model.quantities[0] == "pt" else None
-    floor = None if truth_pt is None or pt_min is None else np.asarray(truth_pt, np.float64)
     zero_heads = [k for k, q in enumerate(model.quantities) if q in model.zero_quantities]
     residuals = np.empty((n, n_q))
     is_zero = np.zeros((n, n_q), dtype=bool)
@@ -113,9 +104,8 @@ def sample_residuals(
                 positions[alive, k] = drawn
                 if k + 1 < n_q:
                     sb[:, k] = net.normal_scores(drawn.float())
-                if k == 0 and n_q > 1:  # exact: these objects' later draws are never used
-                    kept = _sampled_on(model, positions[:, 0], allow_lost, strategy,
-                                       None if floor is None else floor[start:stop], pt_min)
+                if k == 0 and allow_lost:  # exact: a lost object's later draws are never used
+                    kept = positions[:, 0] != LOST
                     if not bool(kept.all()):
                         positions[~kept, 1:] = 0.5
                         alive = torch.nonzero(kept).flatten()
@@ -126,26 +116,10 @@ def sample_residuals(
             positions[positions == LOST] = 0.5
             for k in range(n_q):
                 residuals[start:stop, k] = strategy.values(k, positions[:, k])
-            if n_q > 1 and floor is not None:
-                residuals[start:stop, 1:][~kept.cpu().numpy()] = np.nan
             residuals[start:stop][lost.cpu().numpy()] = np.nan
             for k, rows in zero.items():
                 is_zero[start:stop, k] = rows.cpu().numpy()
     return ~np.isnan(residuals[:, 0]), residuals, is_zero
-
-
-def _sampled_on(
-    model: KindModel, first: torch.Tensor, allow_lost: bool, strategy: Any,
-    truth_pt: np.ndarray | None, pt_min: float | None,
-) -> torch.Tensor:
-    """Objects whose later quantities are sampled, from the first quantity's CDF positions: not
-    lost, and with a reco pT above ``pt_min`` (GeV) when ``truth_pt`` is given."""
-    kept = first != LOST if allow_lost else torch.ones_like(first, dtype=torch.bool)
-    if truth_pt is None or pt_min is None:
-        return kept
-    pt = residual_kinds.apply(model.residual_kinds[0], truth_pt,
-                              strategy.values(0, torch.where(kept, first, 0.5)), truth_pt)
-    return kept & torch.from_numpy(pt > pt_min).to(kept.device)
 
 
 def sample_reco(
@@ -206,7 +180,7 @@ def _reco(
 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """:func:`sample_reco` of objects whose inputs are all in ``truth``."""
     reconstructed, r, is_zero = sample_residuals(
-        model, model.features(truth), keys, index, truth_pt=truth["pt"], **options
+        model, model.features(truth), keys, index, **options
     )
     reco = {}
     for k, (q, kind_r) in enumerate(zip(model.quantities, model.residual_kinds, strict=True)):

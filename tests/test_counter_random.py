@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 import torch
 
 from mlsmear.counter_random import (
@@ -102,30 +101,3 @@ def test_engine_samplers_agree_when_lost_objects_skip_later_heads(tiny):
     both = kept_n & kept_t
     close = np.isclose(r_n[both], r_t[both], rtol=1e-6, atol=1e-9).all(axis=1)
     assert close.mean() > 0.995  # float rounding may move a category boundary across a uniform
-
-
-@pytest.mark.parametrize("sampler", ["numba", "torch"])
-def test_objects_below_pt_min_skip_later_heads_exactly(tiny, sampler):
-    """With the truth pT the engine stops sampling an object whose reco pT fails ``pt_min``: the
-    objects above it get the residuals they get without the shortcut, bit for bit."""
-    from mlsmear.engine import sample_residuals
-    from mlsmear.residuals import apply
-    from mlsmear.synthetic import SyntheticDetector
-
-    model = tiny["jet"]
-    truth = SyntheticDetector().truth(20_000, np.random.default_rng(9))
-    x = model.features(truth)
-    keys = np.arange(20_000, dtype=np.uint64) * np.uint64(104729)
-    index = np.arange(20_000, dtype=np.int64) % 3
-    options = dict(sampler=sampler, batch_size=3000)
-    kept, full, zero = sample_residuals(model, x, keys, index, **options)
-    kept_s, short, zero_s = sample_residuals(model, x, keys, index, truth_pt=truth["pt"],
-                                             **options)
-    reco_pt = apply(model.residual_kinds[0], truth["pt"], full[:, 0], truth["pt"])
-    above = kept & (reco_pt > model.thresholds["pt_min"])
-    assert (kept & ~above).sum() >= 100 and above.sum() >= 100  # both kinds in each batch
-    np.testing.assert_array_equal(kept_s, kept)
-    np.testing.assert_array_equal(short[:, 0], full[:, 0])
-    np.testing.assert_array_equal(short[above], full[above])
-    np.testing.assert_array_equal(zero_s[above], zero[above])
-    assert np.isnan(short[kept & ~above, 1:]).all()
