@@ -6,6 +6,7 @@ import pickle
 from typing import Any
 
 import awkward as ak
+import numba
 import pytest
 import torch
 from coffea import processor
@@ -60,13 +61,15 @@ def test_pickles_small_and_runs_after_unpickling(chunk, tiny_bundle_dir):
 
 
 def test_torch_threads(chunk, tiny_bundle_dir):
-    before = torch.get_num_threads()
+    before = torch.get_num_threads(), numba.get_num_threads()
     try:
         wrapped = mlsmear.MLSmearProcessor(Columns(), model=tiny_bundle_dir, torch_threads=1)
         reference = mlsmear.MLSmearProcessor(Columns(), model=tiny_bundle_dir).process(chunk)
         assert wrapped.process(chunk) == reference and torch.get_num_threads() == 1
+        assert numba.get_num_threads() == 1
     finally:
-        torch.set_num_threads(before)
+        torch.set_num_threads(before[0])
+        numba.set_num_threads(before[1])
 
 
 def test_model_must_be_a_name_or_path(tiny):
