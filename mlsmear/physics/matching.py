@@ -17,7 +17,7 @@ import numba
 import numpy as np
 
 from ..pairs import RECO_ONLY, assemble_pairs
-from .collection import Collection, group_members
+from .collection import Collection
 from .kinematics import delta_r2
 
 __all__ = [
@@ -80,17 +80,17 @@ def match_rows(
     if not len(truth_event) or not len(reco_event):
         return match
     events, group = np.unique(np.concatenate([truth_event, reco_event]), return_inverse=True)
-    t_rows, t_off = group_members(group[: len(truth_event)])
-    r_rows, r_off = group_members(group[len(truth_event):])
-    n = events.size + 1
-    truth = Collection(np.pad(t_off, (0, n - t_off.size), mode="edge"), {
-        "eta": np.asarray(truth_eta, np.float64)[t_rows],
-        "phi": np.asarray(truth_phi, np.float64)[t_rows],
-    })
-    reco = Collection(np.pad(r_off, (0, n - r_off.size), mode="edge"), {
-        "eta": np.asarray(reco_eta, np.float64)[r_rows],
-        "phi": np.asarray(reco_phi, np.float64)[r_rows],
-    })
+
+    def grouped(
+        event: np.ndarray, eta: np.ndarray, phi: np.ndarray
+    ) -> tuple[np.ndarray, Collection]:
+        rows = np.argsort(event, kind="stable")
+        return rows, Collection.from_event_index(event[rows], events.size, {
+            "eta": np.asarray(eta, np.float64)[rows], "phi": np.asarray(phi, np.float64)[rows],
+        })
+
+    t_rows, truth = grouped(group[: len(truth_event)], truth_eta, truth_phi)
+    r_rows, reco = grouped(group[len(truth_event):], reco_eta, reco_phi)
     found = match_unique(truth, reco, dr_max=dr_max)
     match[t_rows[found >= 0]] = r_rows[found[found >= 0]]
     return match
@@ -169,10 +169,10 @@ def pair_tables(
     for kind, objects in truth.items():
         if kind == "met":
             continue
-        stored = (matches or {}).get(kind)
-        by_cone = stored is None
-        match = match_unique(objects, reco[kind], dr_max=MATCH_DR[kind]) if stored is None \
-            else stored
+        match = (matches or {}).get(kind)
+        by_cone = match is None
+        if match is None:
+            match = match_unique(objects, reco[kind], dr_max=MATCH_DR[kind])
         truth_names, reco_names = PAIR_COLUMNS[kind]
         reco_columns = {name: reco[kind][name] for name in reco_names if name in reco[kind]}
         tables[kind] = assemble_pairs(
