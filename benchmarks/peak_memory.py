@@ -18,10 +18,9 @@ _CHILD = """
 import resource, sys, warnings
 import mlsmear
 sys.path.insert(0, {bench!r})
-from smear_throughput import truth_jets
+from smear_throughput import jet_model, truth_jets
 warnings.simplefilter("ignore", mlsmear.OutOfRangeWarning)
-loaded = mlsmear.load({model!r})
-model = loaded if isinstance(loaded, mlsmear.KindModel) else loaded["jet"]
+model = jet_model({model!r})
 jets = truth_jets({n})
 mlsmear.smear(jets, model=model, seed=1, device="cpu")
 print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)

@@ -48,6 +48,12 @@ def truth_jets(n: int, seed: int = 1) -> ak.Array:
     return ak.unflatten(ak.zip(truth), np.full(n // PER_EVENT, PER_EVENT))
 
 
+def jet_model(name: str) -> mlsmear.KindModel:
+    """The jet model of a bundle (name or path), or the model a path holds alone."""
+    loaded = mlsmear.load(name)
+    return loaded if isinstance(loaded, mlsmear.KindModel) else loaded["jet"]
+
+
 def gaussian_smear(jets: ak.Array, rng: np.random.Generator) -> ak.Array:
     """The hand-written alternative: flat efficiency, Gaussian pT/η/φ/m smearing."""
     counts = ak.to_numpy(ak.num(jets))
@@ -150,11 +156,6 @@ def main() -> None:
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
     parser.add_argument("--compare", help="another bundle/path whose jet model is timed too")
     args = parser.parse_args()
-
-    def jet_model(name: str) -> mlsmear.KindModel:
-        loaded = mlsmear.load(name)
-        return loaded if isinstance(loaded, mlsmear.KindModel) else loaded["jet"]
-
     result = throughput(
         jet_model(args.model), args.sizes, repeat=3, batch_size=args.batch_size,
         device=args.device, compare=jet_model(args.compare) if args.compare else None,

@@ -28,7 +28,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from smear_throughput import best_time, truth_jets  # noqa: E402
+from smear_throughput import best_time, jet_model, truth_jets  # noqa: E402
 
 import mlsmear  # noqa: E402
 from mlsmear.threads import limited_threads  # noqa: E402
@@ -60,8 +60,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     warnings.simplefilter("ignore", mlsmear.OutOfRangeWarning)
-    loaded_model = mlsmear.load(args.model)
-    model = loaded_model if isinstance(loaded_model, mlsmear.KindModel) else loaded_model["jet"]
+    model = jet_model(args.model)
     jets = truth_jets(args.jets)
     result = {"idle": rates(model, jets, args.repeat)}
     busy = [subprocess.Popen([sys.executable, "-c", "while True: pass"])
