@@ -88,17 +88,18 @@ def compute_limit(model: mlsmear.KindModel, batch: int, n: int, device: str = "c
     net = model.evaluation_net(torch.device(device))
     x = torch.rand(batch, net.n_inputs, device=device).to(next(net.parameters()).dtype)
     positions = torch.rand(batch, net.n_quantities, device=device)
+    batches = max(1, n // batch)  # at least one batch: fewer jets than a batch gave 0 / 0
 
     def forward() -> None:
         with torch.inference_mode():
-            for _ in range(n // batch):
+            for _ in range(batches):
                 h, scores = net.features(x), net.normal_scores(positions)
                 for k in range(net.n_quantities):
                     net.head_logits(k, h, scores)
         if device != "cpu":
             torch.cuda.synchronize()
 
-    return (n // batch) * batch / best_time(forward, repeat=5)
+    return batches * batch / best_time(forward, repeat=5)
 
 
 def throughput(
