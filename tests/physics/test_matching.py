@@ -122,9 +122,9 @@ def test_jets_left_without_partner_take_leftover_reco_jets_within_their_radius()
     assert LEFTOVER_DR["jet"] > MATCH_DR["jet"] and "electron" not in LEFTOVER_DR
 
 
-def test_match_leftovers_upgrades_pairs_of_the_first_pass_only():
-    # the pairs a first pass alone wrote: truth jet 1 lost, reco jet 1 without partner
-    first = _jet_pairs()
+def _first_pass_only(first):
+    """The pairs a first pass alone wrote of :func:`_jet_pairs`: truth jet 1 lost, its reco jet
+    without a partner."""
     jet, reco_only = dict(first["jet"]), dict(first[RECO_ONLY["jet"]])
     jet["matched"] = np.array([True, False, False])
     for name in ("reco_pt", "reco_eta", "reco_phi", "reco_mass"):
@@ -132,6 +132,12 @@ def test_match_leftovers_upgrades_pairs_of_the_first_pass_only():
     jet["reco_btag"] = np.array([False, False, False])
     reco_only = {k: np.concatenate([[first["jet"][k][1]], v]) if k.startswith("reco_")
                  else np.concatenate([[8], v]) for k, v in reco_only.items()}
+    return jet, reco_only
+
+
+def test_match_leftovers_upgrades_pairs_of_the_first_pass_only():
+    first = _jet_pairs()
+    jet, reco_only = _first_pass_only(first)
     upgraded, left = match_leftovers("jet", jet, reco_only)
     for name in first["jet"]:
         np.testing.assert_array_equal(upgraded[name], first["jet"][name], name)
@@ -143,3 +149,15 @@ def test_match_leftovers_upgrades_pairs_of_the_first_pass_only():
     again, left_again = match_leftovers("jet", upgraded, left)
     assert again["matched"].tolist() == upgraded["matched"].tolist()
     assert left_again["reco_pt"].tolist() == left["reco_pt"].tolist()
+
+
+def test_match_leftovers_without_leftovers_and_with_nan_directions():
+    jet, reco_only = _first_pass_only(_jet_pairs())
+    empty = {k: v[:0] for k, v in reco_only.items()}  # no reco-only jets: nothing to pair
+    same, left = match_leftovers("jet", jet, empty)
+    assert same["matched"].tolist() == [True, False, False] and len(left["event"]) == 0
+    # truth jet 1 pairs with reco-only jet 0 (above); with a NaN direction it pairs with none
+    unknown = dict(jet, truth_eta=np.array([0.0, np.nan, -2.0]))
+    nan_pass, left = match_leftovers("jet", unknown, reco_only)
+    assert nan_pass["matched"].tolist() == [True, False, False]
+    assert left["reco_pt"].tolist() == reco_only["reco_pt"].tolist()
