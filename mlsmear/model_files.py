@@ -64,9 +64,9 @@ def read_model(card_path: Path) -> tuple[dict[str, Any], dict[str, torch.Tensor]
         tensors = load_tensors(blob)
     except SafetensorError as err:
         raise ModelFileError(f"corrupt tensor file beside {card_path}: {err}") from err
-    _check_input_order(card, blob, card_path)
     try:
         _validate_card(card, tensors, card_path)
+        _check_input_order(card, blob, card_path)  # the card's inputs: a list of objects
     except ModelFileError:
         raise
     except (KeyError, TypeError, RuntimeError, ValueError, ArithmeticError) as err:
@@ -131,7 +131,7 @@ def _check_input_order(card: dict, blob: bytes, where: Path) -> None:
         recorded = json.loads(json.loads(blob[8:8 + n]).get("__metadata__", {})[_INPUT_ORDER])
     except (KeyError, TypeError, ValueError, AttributeError):
         return
-    names = [f.get("name") for f in card.get("inputs", []) if isinstance(f, dict)]
+    names = [f.get("name") for f in card["inputs"]]
     if recorded != names:
         raise ModelFileError(
             f"{where}: inputs {names} are not in the network's input order {recorded} "
