@@ -1,8 +1,9 @@
 """Batched evaluation: truth feature rows → sampled residuals, on CPU or CUDA.
 
 Rows are processed in fixed-size batches, so memory is bounded by the batch, not the input.
-Per batch: the trunk once, then each head in order; each head's probabilities are sampled at once
-by a sampler strategy (:class:`~mlsmear.sampling.NumbaSampler` on CPU,
+Per batch: the trunk once, then each head in order, by the model's evaluator (torch, or
+onnxruntime where the card says so: :mod:`mlsmear.evaluators`); each head's probabilities are
+sampled at once by a sampler strategy (:class:`~mlsmear.sampling.NumbaSampler` on CPU,
 :class:`~mlsmear.sampling.TorchSampler` on CUDA) and the sampled CDF position, as a normal score
 computed once, is fed to the later heads.
 """
@@ -23,6 +24,7 @@ from .flavour_neighbours import (
 )
 from .met_context import reference_truth, uses_objects
 from .model import KindModel
+from .network import SmearNet
 from .sampling import LOST, SAMPLERS
 from .sibling_context import sibling_ranks, sibling_sums, uses_siblings
 
@@ -78,8 +80,7 @@ def sample_residuals(
     if name not in SAMPLERS:
         raise ValueError(f"sampler must be one of {list(SAMPLERS)}, got {sampler!r}")
     strategy = SAMPLERS[name](model.binnings, device)
-    net, n, n_q = model.evaluation_net(device, precision), x.shape[0], model.net.n_quantities
-    dtype = next(net.parameters()).dtype
+    evaluator, n, n_q = model.evaluator(device, precision), x.shape[0], model.net.n_quantities
     allow_lost = model.spec.has_efficiency
     zero_heads = [k for k, q in enumerate(model.quantities) if q in model.zero_quantities]
     residuals = np.empty((n, n_q))
@@ -88,28 +89,27 @@ def sample_residuals(
     with torch.inference_mode():
         for start in range(0, n, batch_size):
             stop = min(start + batch_size, n)
-            xb = torch.from_numpy(np.ascontiguousarray(x[start:stop])).to(device, dtype)
+            evaluator.start(np.ascontiguousarray(x[start:stop], dtype=np.float32))
             positions = torch.empty((stop - start, n_q), dtype=torch.float64, device=device)
             strategy.start(keys[start:stop], index[start:stop])
-            # the rows still sampled (objects lost by head 0 skip the later heads): their trunk
-            # features and the normal scores of their quantities sampled so far
+            # the rows still sampled (objects lost by head 0 skip the later heads): the normal
+            # scores of their quantities sampled so far (their trunk features: the evaluator's)
             alive: slice | torch.Tensor = slice(None)
-            hb = net.features(xb)
             sb = torch.empty((stop - start, n_q), dtype=torch.float32, device=device)
             for k in range(n_q):
-                logits = net.head_logits(k, hb, sb)
-                probs = torch.softmax(logits, dim=1, dtype=torch.float32)
+                probs = evaluator.probs(k, sb)
                 lost_ok = (allow_lost and k == 0) or k in zero_heads
                 drawn = strategy.draw(probs, k, lost_ok)
                 positions[alive, k] = drawn
                 if k + 1 < n_q:
-                    sb[:, k] = net.normal_scores(drawn.float())
+                    sb[:, k] = SmearNet.normal_scores(drawn.float())
                 if k == 0 and allow_lost:  # exact: a lost object's later draws are never used
                     kept = positions[:, 0] != LOST
                     if not bool(kept.all()):
                         positions[~kept, 1:] = 0.5
                         alive = torch.nonzero(kept).flatten()
-                        hb, sb = hb[alive], sb[alive]
+                        sb = sb[alive]
+                        evaluator.keep(alive)
                         strategy.keep(alive)
             lost = positions[:, 0] == LOST
             zero = {k: (positions[:, k] == LOST) & ~lost for k in zero_heads}

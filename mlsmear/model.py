@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from .binning import ResidualBinning
+from .evaluators import BACKENDS, Evaluator, OnnxEvaluator, OnnxSessions, TorchEvaluator
 from .flavour_neighbours import FLAVOUR_NEIGHBOUR_FIELDS
 from .kinds import KINDS, TAG_RESIDUAL, KindSpec, kind_spec
 from .met_context import RECOIL_FIELDS, derived_names, uses_objects
@@ -39,8 +40,8 @@ from .sibling_context import SIBLING_FIELDS
 from .transforms import InputFeature, input_matrix
 
 __all__ = [
-    "KindModel", "Bundle", "ModelFileError", "ENGINE_INPUTS", "FORMAT", "FORMAT_VERSION",
-    "PRECISIONS", "TAG_TYPES", "passes_thresholds",
+    "KindModel", "Bundle", "ModelFileError", "BACKENDS", "ENGINE_INPUTS", "FORMAT",
+    "FORMAT_VERSION", "PRECISIONS", "TAG_TYPES", "passes_thresholds",
 ]
 
 #: Inputs the engine computes from the other objects of each event (never read from the truth
@@ -84,6 +85,9 @@ class KindModel:
             :attr:`~mlsmear.kinds.KindSpec.tags`, e.g. ``("btag",)``), each with its own binning.
         tag_types: per tag, ``"decision"`` (a working-point teacher: reco value 0 or 1) or
             ``"discriminant"`` (a continuous score, e.g. NanoAOD ``btagDeepFlavB``).
+        backend: what evaluates the network on the CPU in float32, ``"torch"`` or
+            ``"onnxruntime"`` (:mod:`mlsmear.evaluators`); CUDA and bfloat16 always use torch.
+            Part of the card: the validation figures are measured with it.
     """
 
     kind: str
@@ -96,7 +100,8 @@ class KindModel:
     zero_quantities: tuple[str, ...] = ()
     tags: tuple[str, ...] = ()
     tag_types: dict[str, str] = field(default_factory=dict)
-    _evaluation_nets: dict[tuple[str, int | None, str], SmearNet] = field(
+    backend: str = "torch"
+    _evaluation_nets: dict[tuple[Any, ...], SmearNet | OnnxSessions] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
 
@@ -143,7 +148,14 @@ class KindModel:
             raise ModelFileError(
                 f"unknown precision {self.precision!r}; valid: {', '.join(PRECISIONS)}"
             )
+        if self.backend not in BACKENDS:
+            raise ModelFileError(f"unknown backend {self.backend!r}; valid: {', '.join(BACKENDS)}")
         self.net.eval()
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled without the evaluation copies (onnxruntime sessions do not pickle; they are
+        rebuilt where the model is used)."""
+        return {**self.__dict__, "_evaluation_nets": {}}
 
     def evaluation_net(
         self, device: str | torch.device, precision: str | None = None
@@ -163,7 +175,26 @@ class KindModel:
         if key not in self._evaluation_nets:
             dtype = PRECISIONS[precision]
             self._evaluation_nets[key] = copy.deepcopy(self.net).to(device=device, dtype=dtype)
-        return self._evaluation_nets[key]
+        net = self._evaluation_nets[key]
+        assert isinstance(net, SmearNet)
+        return net
+
+    def evaluator(self, device: str | torch.device, precision: str | None = None) -> Evaluator:
+        """A fresh evaluation of the network (one per call: it holds a batch) on ``device`` in
+        ``precision`` (default the model's): with onnxruntime where the card's :attr:`backend`
+        says so and the evaluation is float32 on the CPU (sessions built once per thread count,
+        :func:`torch.get_num_threads`), else with torch (:meth:`evaluation_net`)."""
+        device = torch.device(device)
+        if self.backend == "onnxruntime" and device.type == "cpu" and (
+            (precision or self.precision) == "float32"
+        ):
+            key = ("onnxruntime", torch.get_num_threads())
+            if key not in self._evaluation_nets:
+                self._evaluation_nets[key] = OnnxSessions(self.net, key[1])
+            sessions = self._evaluation_nets[key]
+            assert isinstance(sessions, OnnxSessions)
+            return OnnxEvaluator(sessions)
+        return TorchEvaluator(self.evaluation_net(device, precision), device)
 
     @property
     def spec(self) -> KindSpec:
@@ -223,6 +254,7 @@ class KindModel:
             "network": self.net.config(),
             "thresholds": self.thresholds,
             "precision": self.precision,
+            "backend": self.backend,
             "zero_quantities": list(self.zero_quantities),
             "tensors_sha256": sha256,
             **self.card,
@@ -278,7 +310,7 @@ class KindModel:
             return cls(
                 kind, inputs, binnings, net, dict(card.get("thresholds", {})), extra,
                 card.get("precision", "float32"), tuple(card.get("zero_quantities", ())),
-                tuple(tag_types), tag_types,
+                tuple(tag_types), tag_types, card.get("backend", "torch"),
             )
         except ModelFileError:
             raise
@@ -288,7 +320,7 @@ class KindModel:
 
 _CARD_KEYS = {
     "format", "format_version", "kind", "quantities", "inputs", "network", "thresholds",
-    "precision", "zero_quantities", "tensors_sha256", "tags",
+    "precision", "zero_quantities", "tensors_sha256", "tags", "backend",
 }
 
 
