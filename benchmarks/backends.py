@@ -1,23 +1,25 @@
 """Inference back ends side by side: the shipped jet network's bare forward, one run, one JSON.
 
 The network is the full :class:`~mlsmear.network.SmearNet` of the jet model (trunk + every head,
-softmax included); the autoregressive inputs of the later heads are fixed normal scores (the same
-for every back end), the input rows are real truth jets (the truth columns of the held-out pairs
-``cache/pairs/<bundle>/mix-holdout/jet.parquet``, else ~2000 freshly generated Pythia ttbar events)
-turned into the model's input matrix by :meth:`~mlsmear.model.KindModel.features`, as the engine
-does. Back ends:
+softmax included), evaluated as the engine does, head by head: the autoregressive inputs of the
+later heads are fixed normal scores (the same for every back end), the input rows are real truth
+jets (the truth columns of the held-out pairs ``cache/pairs/<bundle>/mix-holdout/jet.parquet``,
+else ~2000 freshly generated Pythia ttbar events) turned into the model's input matrix by
+:meth:`~mlsmear.model.KindModel.features`. Back ends:
 
-- ``torch_fp32``, ``torch_bf16``: the engine's own path (``evaluation_net``, ``features``,
-  ``head_logits``, float32 softmax); bf16 is what the shipped card uses today;
-- ``onnxruntime_fp32``: one ONNX graph (``torch.onnx.export`` of a wrapper: inputs ``x`` and
-  ``scores``, outputs every head's probabilities) in onnxruntime;
-- ``onnxruntime_int8_dynamic``: the same graph through ``quantize_dynamic`` (per-channel int8
-  weights; its Gemm nodes rewritten as MatMul + Add first: dynamic quantization only handles
+- ``torch_fp32``, ``torch_bf16``: the engine's torch evaluator
+  (:class:`~mlsmear.evaluators.TorchEvaluator`); bf16 is what the cards said before;
+- ``onnxruntime_fp32``: the engine's onnxruntime evaluator (the network's graphs of
+  :mod:`mlsmear.onnx_graph` in :class:`~mlsmear.evaluators.OnnxSessions`): what the cards say
+  now (``backend: onnxruntime``);
+- ``onnxruntime_int8_dynamic``: the same graphs through ``quantize_dynamic`` (per-channel int8
+  weights; their Gemm nodes rewritten as MatMul + Add first: dynamic quantization only handles
   MatMul);
 - ``onnxruntime_int8_static``: QDQ static quantization (``quantize_static``, per-channel int8
-  weights, activations calibrated on 4096 real rows; softmax and SiLU stay float);
+  weights, activations calibrated on 4096 real rows, the heads on their trunk features; softmax
+  and SiLU stay float);
 - ``openvino_fp32``, ``openvino_bf16`` (``INFERENCE_PRECISION_HINT``), ``openvino_int8`` (the
-  static QDQ graph, which OpenVINO runs in int8).
+  static QDQ graphs, which OpenVINO runs in int8).
 
 Per back end: ``rows_per_s`` by thread count (1 and 2: ``torch.set_num_threads``, onnxruntime
 ``intra_op_num_threads``, OpenVINO ``INFERENCE_NUM_THREADS``) and batch size (16384 and the
@@ -30,7 +32,7 @@ in any head, inverse CDF of every head with the same fixed uniforms; per head in
 ``…_by_head``);
 ``deterministic`` (two calls on the same rows give identical bits) and ``thread_invariant`` (1
 and 2 threads give identical bits). A back end whose package is missing is skipped with a note
-(``pip install "mlsmear[backends]"``).
+(``pip install "mlsmear[backends]"`` for OpenVINO).
 
 Usage: ``python benchmarks/backends.py [--quick] [--model atlas-like] [--repeat N]``
 (``--quick``: fewer repeats and fidelity rows, under a minute on 2 cores).
@@ -39,6 +41,7 @@ Usage: ``python benchmarks/backends.py [--quick] [--model atlas-like] [--repeat 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import os
@@ -51,11 +54,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch import nn
 
 import mlsmear
 from mlsmear.engine import DEFAULT_BATCH_SIZE
+from mlsmear.flavour_neighbours import flavour_neighbours, uses_flavour_neighbours
+from mlsmear.jet_context import CLAIM_FIELDS
 from mlsmear.met_context import reference_truth, uses_objects
+from mlsmear.onnx_graph import network_graphs
 
 #: A forward: (input rows float32, normal scores float32) → probabilities of every head.
 Forward = Callable[[np.ndarray, np.ndarray], list[np.ndarray]]
@@ -77,7 +82,7 @@ def truth_rows(model: mlsmear.KindModel, bundle: str, n_events: int = 2000) -> t
     """The model's input matrix for real truth jets, and where they come from."""
     path = ROOT / "cache" / "pairs" / bundle / "mix-holdout" / f"{model.kind}.parquet"
     fields = [f.name for f in model.inputs]
-    if path.exists():
+    if (path.parent / "meta.json").exists():  # written last: the pairs are complete
         import pyarrow.parquet as pq
 
         table = pq.read_table(path, columns=[f"truth_{f}" for f in fields])
@@ -88,65 +93,66 @@ def truth_rows(model: mlsmear.KindModel, bundle: str, n_events: int = 2000) -> t
         from mlsmear.physics.truth import truth_objects
 
         record = PythiaGenerator(PROCESSES["ttbar"][0][0].settings, seed=1).generate(n_events)
-        columns = truth_objects(record)[model.kind].columns
+        objects = truth_objects(record)[model.kind]
+        columns = dict(objects.columns)
+        if uses_flavour_neighbours(fields):  # computed by the engine from the event's jets
+            columns.update(flavour_neighbours(objects.event_index, columns["eta"], columns["phi"],
+                                              columns["hadronFlavour"]))
+        for claim in set(CLAIM_FIELDS) & set(fields):  # no reconstructed e/γ/μ: unclaimed
+            columns[claim] = np.zeros(len(objects))
         truth = {f: np.asarray(columns[f], dtype=np.float64) for f in fields}
-        source = f"{n_events} Pythia ttbar events (seed 1)"
+        source = f"{n_events} Pythia ttbar events (seed 1), jets claimed by no e/γ/μ"
     if uses_objects(model.card):
         truth = reference_truth(truth)
     return np.ascontiguousarray(model.features(truth), dtype=np.float32), source
 
 
-# -- torch ---------------------------------------------------------------------------------------
+# -- the engine's evaluators ----------------------------------------------------------------
 
 
-def torch_forward(model: mlsmear.KindModel, precision: str, threads: int) -> Forward:
-    """The engine's network path: trunk once, each head on the fixed scores, float32 softmax
-    (torch's thread count is global: each call sets it)."""
-    net = model.evaluation_net("cpu", precision)
-    dtype = next(net.parameters()).dtype
+def evaluator_forward(model: mlsmear.KindModel, backend: str, precision: str,
+                      threads: int) -> Forward:
+    """The engine's evaluator of ``model`` with ``backend`` in ``precision`` (onnxruntime's
+    sessions take torch's thread count when built; torch's is global: each call sets it)."""
+    model = dataclasses.replace(model, backend=backend)
+    torch.set_num_threads(threads)
+    model.evaluator("cpu", precision)  # onnxruntime: the sessions of this thread count, once
 
     def forward(x: np.ndarray, scores: np.ndarray) -> list[np.ndarray]:
         torch.set_num_threads(threads)
+        evaluator = model.evaluator("cpu", precision)
+        s = torch.from_numpy(scores)
         with torch.inference_mode():
-            h = net.features(torch.from_numpy(x).to(dtype))
-            s = torch.from_numpy(scores)
-            return [
-                torch.softmax(net.head_logits(k, h, s), dim=1, dtype=torch.float32).numpy()
-                for k in range(net.n_quantities)
-            ]
+            evaluator.start(x)
+            return [evaluator.probs(k, s).numpy() for k in range(model.net.n_quantities)]
 
     return forward
 
 
-class Probabilities(nn.Module):
-    """One graph for export: inputs ``x`` and ``scores``, outputs every head's softmax."""
+def graphs_forward(run_graphs: list[Callable[[dict[str, np.ndarray]], list[np.ndarray]]],
+                   autoregressive: bool) -> Forward:
+    """The engine's head-by-head evaluation over the network's graphs, each run by
+    ``run_graphs[k]`` (feed → outputs)."""
 
-    def __init__(self, net: nn.Module) -> None:
-        super().__init__()
-        self.net = net
+    def forward(x: np.ndarray, scores: np.ndarray) -> list[np.ndarray]:
+        h, p0 = run_graphs[0]({"x": x})
+        probs = [p0]
+        for k in range(1, len(run_graphs)):
+            feed = {"h": h, **({"s": np.ascontiguousarray(scores[:, :k])} if autoregressive
+                               else {})}
+            probs.append(run_graphs[k](feed)[0])
+        return probs
 
-    def forward(self, x: torch.Tensor, scores: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        h = self.net.features(x)
-        return tuple(
-            torch.softmax(self.net.head_logits(k, h, scores), dim=1)
-            for k in range(self.net.n_quantities)
-        )
+    return forward
 
 
-def export_onnx(model: mlsmear.KindModel, path: Path, opset: int = 17) -> Path:
-    """The float32 network as one ONNX graph with a dynamic batch axis."""
-    n_q = model.net.n_quantities
-    wrapper = Probabilities(model.net).eval()
-    example = (torch.zeros(4, model.net.n_inputs), torch.zeros(4, n_q))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(
-            wrapper, example, str(path), input_names=["x", "scores"],
-            output_names=[f"p{k}" for k in range(n_q)], opset_version=opset, dynamo=False,
-            dynamic_axes={name: {0: "n"} for name in ["x", "scores", *(f"p{k}" for k in
-                                                                        range(n_q))]},
-        )
-    return path
+def write_graphs(model: mlsmear.KindModel, workdir: Path) -> list[Path]:
+    """The network's float32 graphs (:func:`mlsmear.onnx_graph.network_graphs`) as files."""
+    paths = []
+    for k, graph in enumerate(network_graphs(model.net)):
+        paths.append(workdir / f"fp32_{k}.onnx")
+        paths[-1].write_bytes(graph)
+    return paths
 
 
 # -- onnx graph helpers ----------------------------------------------------------------------
@@ -202,8 +208,9 @@ def quantize_int8_dynamic(fp32: Path, target: Path) -> Path:
     return target
 
 
-def quantize_int8_static(fp32: Path, target: Path, x: np.ndarray, scores: np.ndarray) -> Path:
-    """QDQ int8 (per-channel weights, calibrated activations) of the Gemm layers only."""
+def quantize_int8_static(fp32: Path, target: Path, feeds: list[dict[str, np.ndarray]]) -> Path:
+    """QDQ int8 (per-channel weights, activations calibrated on ``feeds``) of the Gemm layers
+    only."""
     from onnxruntime.quantization import (
         CalibrationDataReader,
         QuantFormat,
@@ -213,10 +220,7 @@ def quantize_int8_static(fp32: Path, target: Path, x: np.ndarray, scores: np.nda
 
     class Reader(CalibrationDataReader):
         def __init__(self) -> None:
-            self.batches = iter(
-                {"x": x[i : i + 512], "scores": scores[i : i + 512]}
-                for i in range(0, len(x), 512)
-            )
+            self.batches = iter(feeds)
 
         def get_next(self) -> dict | None:
             return next(self.batches, None)
@@ -229,7 +233,24 @@ def quantize_int8_static(fp32: Path, target: Path, x: np.ndarray, scores: np.nda
     return target
 
 
-def onnxruntime_forward(path: Path, threads: int) -> Forward:
+def calibration_feeds(fp32: list[Path], x: np.ndarray, scores: np.ndarray) -> list[
+    list[dict[str, np.ndarray]]
+]:
+    """Per graph, its calibration inputs in batches of 512: the rows for the trunk, the trunk's
+    float32 features of those rows (and the scores) for the heads."""
+    import onnxruntime as ort
+
+    trunk = ort.InferenceSession(str(fp32[0]), providers=["CPUExecutionProvider"])
+    h = trunk.run(["h"], {"x": x})[0]
+    batches = range(0, len(x), 512)
+    feeds = [[{"x": x[i : i + 512]} for i in batches]]
+    for k in range(1, len(fp32)):
+        feeds.append([{"h": h[i : i + 512], "s": np.ascontiguousarray(scores[i : i + 512, :k])}
+                      for i in batches])
+    return feeds
+
+
+def onnxruntime_forward(paths: list[Path], threads: int, autoregressive: bool) -> Forward:
     import onnxruntime as ort
 
     options = ort.SessionOptions()
@@ -237,37 +258,40 @@ def onnxruntime_forward(path: Path, threads: int) -> Forward:
     options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    sessions = [ort.InferenceSession(str(p), options, providers=["CPUExecutionProvider"])
+                for p in paths]
+    return graphs_forward(
+        [lambda feed, s=s: s.run(None, feed) for s in sessions], autoregressive)
 
-    def forward(x: np.ndarray, scores: np.ndarray) -> list[np.ndarray]:
-        return session.run(None, {"x": x, "scores": scores})
 
-    return forward
-
-
-def openvino_forward(path: Path, threads: int, precision: str) -> Forward:
+def openvino_forward(paths: list[Path], threads: int, precision: str,
+                     autoregressive: bool) -> Forward:
     import openvino as ov
 
     core = ov.Core()
-    compiled = core.compile_model(core.read_model(str(path)), "CPU", {
-        "INFERENCE_NUM_THREADS": threads, "INFERENCE_PRECISION_HINT": precision,
-        "PERFORMANCE_HINT": "LATENCY", "NUM_STREAMS": 1,
-    })
-    got = str(compiled.get_property("INFERENCE_PRECISION_HINT"))
-    if {"f32": "float32", "bf16": "bfloat16"}[precision] not in got:
-        raise RuntimeError(f"OpenVINO compiled in {got}, not the {precision} asked for")
-    request = compiled.create_infer_request()
-    outputs = compiled.outputs
-    layers = {  # what the compiled graph really runs its matrix products in
-        op.get_rt_info()["runtimePrecision"].astype(str)
-        for op in compiled.get_runtime_model().get_ops()
-        if op.get_rt_info()["layerType"].astype(str) == "FullyConnected"
-    }
+    runs, layers = [], set()
+    for path in paths:
+        compiled = core.compile_model(core.read_model(str(path)), "CPU", {
+            "INFERENCE_NUM_THREADS": threads, "INFERENCE_PRECISION_HINT": precision,
+            "PERFORMANCE_HINT": "LATENCY", "NUM_STREAMS": 1,
+        })
+        got = str(compiled.get_property("INFERENCE_PRECISION_HINT"))
+        if {"f32": "float32", "bf16": "bfloat16"}[precision] not in got:
+            raise RuntimeError(f"OpenVINO compiled in {got}, not the {precision} asked for")
+        layers |= {  # what the compiled graph really runs its matrix products in
+            op.get_rt_info()["runtimePrecision"].astype(str)
+            for op in compiled.get_runtime_model().get_ops()
+            if op.get_rt_info()["layerType"].astype(str) == "FullyConnected"
+        }
+        request, outputs = compiled.create_infer_request(), compiled.outputs
 
-    def forward(x: np.ndarray, scores: np.ndarray) -> list[np.ndarray]:
-        result = request.infer({"x": x, "scores": scores}, share_outputs=False)
-        return [result[o] for o in outputs]
+        def run_graph(feed: dict, request=request, outputs=outputs) -> list[np.ndarray]:
+            result = request.infer(feed, share_outputs=False)
+            return [result[o] for o in outputs]
 
+        runs.append(run_graph)
+    forward = graphs_forward(runs, autoregressive)
     forward.runtime = f"FullyConnected in {', '.join(sorted(layers))}"  # type: ignore[attr-defined]
     return forward
 
@@ -291,26 +315,21 @@ def build_backends(
     """Per back end a factory ``threads → forward``; the skipped back ends with why; versions."""
     found = versions()
     factories: dict[str, Callable[[int], Forward]] = {
-        "torch_fp32": lambda t: torch_forward(model, "float32", t),
-        "torch_bf16": lambda t: torch_forward(model, "bfloat16", t),
+        "torch_fp32": lambda t: evaluator_forward(model, "torch", "float32", t),
+        "torch_bf16": lambda t: evaluator_forward(model, "torch", "bfloat16", t),
+        "onnxruntime_fp32": lambda t: evaluator_forward(model, "onnxruntime", "float32", t),
     }
-    version = {"torch_fp32": f"torch {found['torch']}", "torch_bf16": f"torch {found['torch']}"}
+    version = {name: f"{name.split('_')[0]} {found[name.split('_')[0]]}" for name in factories}
     skipped: dict[str, str] = {}
-    graphs: dict[str, Path] = {}
+    graphs = {"fp32": write_graphs(model, workdir)}
+    autoregressive = model.net.autoregressive
     needs = {
-        "onnxruntime_fp32": ("onnxruntime",), "onnxruntime_int8_dynamic": ("onnxruntime", "onnx"),
+        "onnxruntime_int8_dynamic": ("onnxruntime", "onnx"),
         "onnxruntime_int8_static": ("onnxruntime", "onnx"), "openvino_fp32": ("openvino",),
         "openvino_bf16": ("openvino",), "openvino_int8": ("openvino", "onnxruntime", "onnx"),
     }
-    try:
-        graphs["fp32"] = export_onnx(model, workdir / "fp32.onnx")
-    except Exception as err:  # any exporter failure skips the ONNX back ends
-        for name in needs:
-            skipped[name] = f"torch.onnx.export failed: {type(err).__name__}: {err}"
     for name, packages in needs.items():
         missing = [p for p in packages if found[p] is None]
-        if name in skipped:
-            continue
         if missing:
             skipped[name] = (f"not installed: {', '.join(missing)} "
                              '(pip install "mlsmear[backends]")')
@@ -318,21 +337,24 @@ def build_backends(
         try:
             logging.getLogger().setLevel(logging.ERROR)  # quantize_* advise pre-processing
             if name == "onnxruntime_int8_dynamic" and "int8_dynamic" not in graphs:
-                graphs["int8_dynamic"] = quantize_int8_dynamic(
-                    graphs["fp32"], workdir / "int8_dynamic.onnx")
+                graphs["int8_dynamic"] = [quantize_int8_dynamic(
+                    p, p.with_name(p.name.replace("fp32", "int8_dynamic"))) for p in graphs["fp32"]]
             if name in ("onnxruntime_int8_static", "openvino_int8") and "int8_static" not in graphs:
-                graphs["int8_static"] = quantize_int8_static(
-                    graphs["fp32"], workdir / "int8_static.onnx", calib_x, calib_s)
+                feeds = calibration_feeds(graphs["fp32"], calib_x, calib_s)
+                graphs["int8_static"] = [quantize_int8_static(
+                    p, p.with_name(p.name.replace("fp32", "int8_static")), f)
+                    for p, f in zip(graphs["fp32"], feeds, strict=True)]
         except Exception as err:  # a failed quantisation skips that back end
             skipped[name] = f"quantisation failed: {type(err).__name__}: {err}"
             continue
         engine, precision = name.split("_", 1)
-        graph = graphs[GRAPH.get(name, precision)]
+        paths = graphs[GRAPH.get(name, precision)]
         if engine == "onnxruntime":
-            factories[name] = lambda t, g=graph: onnxruntime_forward(g, t)
+            factories[name] = lambda t, g=paths: onnxruntime_forward(g, t, autoregressive)
         else:
             hint = {"fp32": "f32", "bf16": "bf16", "int8": "f32"}[precision]
-            factories[name] = lambda t, g=graph, h=hint: openvino_forward(g, t, h)
+            factories[name] = lambda t, g=paths, h=hint: openvino_forward(
+                g, t, h, autoregressive)
         version[name] = f"{engine} {found[engine]}"
     return factories, skipped, version
 
@@ -490,6 +512,7 @@ def run(
         "model": bundle,
         "network": model.net.config(),
         "card_precision": model.precision,
+        "card_backend": model.backend,
         "rows": source,
         "n_fidelity_rows": n_fidelity,
         "fidelity_threads": fid_threads,

@@ -5,7 +5,7 @@ Prints one JSON object. Every figure is measured in this run on the same truth j
 - ``objects_per_s``: ``mlsmear.smear`` jets/s, awkward in → awkward out, at the largest size;
 - ``gaussian_objects_per_s``: numpy Gaussian truth smearing of the same jets (awkward in → out);
 - ``compute_limit_objects_per_s``: the same network's forward pass alone (trunk + every head,
-  no sampling, no I/O) — the rate the matrix multiplications allow;
+  softmax, no sampling, no I/O; the card's back end) — the rate the matrix multiplications allow;
 - ``compute_limit_fraction``: ``objects_per_s / compute_limit_objects_per_s``;
 - ``objects_per_s_by_size``: objects/s per input size;
 - with ``--compare OTHER``: ``compare_objects_per_s`` of another jet model (e.g. the previous
@@ -83,19 +83,20 @@ def best_time(fn, repeat: int) -> float:
 
 
 def compute_limit(model: mlsmear.KindModel, batch: int, n: int, device: str = "cpu") -> float:
-    """Objects/s of the bare forward pass (trunk + all heads) in evaluation batches, at the
-    model's precision, on ``device``."""
-    net = model.evaluation_net(torch.device(device))
-    x = torch.rand(batch, net.n_inputs, device=device).to(next(net.parameters()).dtype)
-    positions = torch.rand(batch, net.n_quantities, device=device)
+    """Objects/s of the bare forward pass (trunk + all heads, softmax included) in evaluation
+    batches, with the engine's evaluator of the model (its card's back end and precision) on
+    ``device``."""
+    evaluator = model.evaluator(torch.device(device))
+    x = np.random.default_rng(0).uniform(-1, 1, (batch, model.net.n_inputs)).astype(np.float32)
+    scores = torch.randn(batch, model.net.n_quantities, device=device)
     batches = max(1, n // batch)  # at least one batch: fewer jets than a batch gave 0 / 0
 
     def forward() -> None:
         with torch.inference_mode():
             for _ in range(batches):
-                h, scores = net.features(x), net.normal_scores(positions)
-                for k in range(net.n_quantities):
-                    net.head_logits(k, h, scores)
+                evaluator.start(x)
+                for k in range(model.net.n_quantities):
+                    evaluator.probs(k, scores)
         if device != "cpu":
             torch.cuda.synchronize()
 
@@ -138,6 +139,7 @@ def throughput(
         "device": device,
         "network": model.net.config(),
         "precision": model.precision,
+        "backend": model.backend,
         "torch_threads": torch.get_num_threads(),
         "objects_per_s": round(by_size[largest]),
         "gaussian_objects_per_s": round(gaussian),
