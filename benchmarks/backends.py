@@ -57,8 +57,9 @@ import torch
 
 import mlsmear
 from mlsmear.engine import DEFAULT_BATCH_SIZE
+from mlsmear.evaluators import OnnxEvaluator, OnnxSessions
 from mlsmear.flavour_neighbours import flavour_neighbours, uses_flavour_neighbours
-from mlsmear.jet_context import CLAIM_FIELDS
+from mlsmear.jet_context import CLAIM_FIELDS, CLAIMING_KINDS, uses_claims
 from mlsmear.met_context import reference_truth, uses_objects
 from mlsmear.onnx_graph import network_graphs
 
@@ -79,15 +80,19 @@ ROOT = Path(__file__).resolve().parents[1]
 def truth_rows(model: mlsmear.KindModel, bundle: str, n_events: int = 2000) -> tuple[
     np.ndarray, str
 ]:
-    """The model's input matrix for real truth jets, and where they come from."""
-    path = ROOT / "cache" / "pairs" / bundle / "mix-holdout" / f"{model.kind}.parquet"
+    """The model's input matrix for real truth jets (the engine's inputs as training computes
+    them: flavoured neighbours, the teacher's claims), and where they come from."""
+    directory = ROOT / "cache" / "pairs" / bundle / "mix-holdout"
     fields = [f.name for f in model.inputs]
-    if (path.parent / "meta.json").exists():  # written last: the pairs are complete
-        import pyarrow.parquet as pq
+    if (directory / "meta.json").exists():  # written last: the pairs are complete
+        from mlsmear.event_pairs import training_columns
+        from mlsmear.pairs import read_pairs
 
-        table = pq.read_table(path, columns=[f"truth_{f}" for f in fields])
-        truth = {f: table.column(f"truth_{f}").to_numpy().astype(np.float64) for f in fields}
-        source = str(path.relative_to(ROOT))
+        tables = {k: read_pairs(directory, k) for k in (model.kind, *CLAIMING_KINDS)
+                  if (directory / f"{k}.parquet").exists()}
+        truth, _, _ = training_columns(model.kind, tables, tables[model.kind],
+                                       follow_objects=uses_claims(fields))
+        source = str(directory.relative_to(ROOT))
     else:
         from mlsmear.generate.pythia import PROCESSES, PythiaGenerator
         from mlsmear.physics.truth import truth_objects
@@ -251,18 +256,15 @@ def calibration_feeds(fp32: list[Path], x: np.ndarray, scores: np.ndarray) -> li
 
 
 def onnxruntime_forward(paths: list[Path], threads: int, autoregressive: bool) -> Forward:
-    import onnxruntime as ort
+    """The engine's onnxruntime evaluator on other graphs of the network (quantised ones)."""
+    sessions = OnnxSessions([str(p) for p in paths], threads, autoregressive)
 
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    sessions = [ort.InferenceSession(str(p), options, providers=["CPUExecutionProvider"])
-                for p in paths]
-    return graphs_forward(
-        [lambda feed, s=s: s.run(None, feed) for s in sessions], autoregressive)
+    def forward(x: np.ndarray, scores: np.ndarray) -> list[np.ndarray]:
+        evaluator, s = OnnxEvaluator(sessions), torch.from_numpy(scores)
+        evaluator.start(x)
+        return [evaluator.probs(k, s).numpy() for k in range(len(paths))]
+
+    return forward
 
 
 def openvino_forward(paths: list[Path], threads: int, precision: str,

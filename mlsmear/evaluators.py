@@ -20,6 +20,7 @@ float32; CUDA and any other precision use torch.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
 import numpy as np
@@ -69,11 +70,11 @@ class TorchEvaluator:
 
 
 class OnnxSessions:
-    """The network's ONNX graphs as onnxruntime sessions on the CPU, float32, ``threads``
-    intra-op threads: built once per model and thread count, shared by every call (a session
-    runs safely from several threads)."""
+    """A network's graphs (:func:`~mlsmear.onnx_graph.network_graphs`: serialised, or their
+    files) as onnxruntime sessions on the CPU with ``threads`` intra-op threads: built once per
+    model and thread count, shared by every call (a session runs safely from several threads)."""
 
-    def __init__(self, net: SmearNet, threads: int) -> None:
+    def __init__(self, graphs: Sequence[bytes | str], threads: int, autoregressive: bool) -> None:
         import onnxruntime as ort  # only where a model evaluates with it
 
         options = ort.SessionOptions()
@@ -84,9 +85,14 @@ class OnnxSessions:
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.sessions = [
             ort.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
-            for graph in network_graphs(net)
+            for graph in graphs
         ]
-        self.autoregressive = net.autoregressive
+        self.autoregressive = autoregressive
+
+    @classmethod
+    def of_network(cls, net: SmearNet, threads: int) -> OnnxSessions:
+        """The sessions of ``net``'s float32 graphs."""
+        return cls(network_graphs(net), threads, net.autoregressive)
 
 
 class OnnxEvaluator:

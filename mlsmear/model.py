@@ -190,7 +190,7 @@ class KindModel:
         ):
             key = ("onnxruntime", torch.get_num_threads())
             if key not in self._evaluation_nets:
-                self._evaluation_nets[key] = OnnxSessions(self.net, key[1])
+                self._evaluation_nets[key] = OnnxSessions.of_network(self.net, key[1])
             sessions = self._evaluation_nets[key]
             assert isinstance(sessions, OnnxSessions)
             return OnnxEvaluator(sessions)
