@@ -99,7 +99,8 @@ def _card_description(card: dict[str, Any]) -> str:
 
 def bundle_summary(name_or_path: str | Path) -> dict[str, Any]:
     """What a bundle is, from its model cards: ``name``, ``kinds``, ``detector`` (the detector
-    card the training pairs were made with, or the training files), ``description`` (one line).
+    card the training pairs were made with, or the training files), ``description`` (one line),
+    ``evaluation`` (the cards' precision and CPU back end, e.g. ``float32 onnxruntime``).
 
     ``name_or_path``: ``"default"``, a shipped bundle name or a bundle directory.
     """
@@ -124,5 +125,7 @@ def bundle_summary(name_or_path: str | Path) -> dict[str, Any]:
     )
     order = list(KINDS)
     kinds = sorted(cards, key=lambda k: order.index(k) if k in order else len(order))
+    evaluation = sorted({f"{c.get('precision')} {c.get('backend', 'torch')}"
+                         for c in cards.values()})
     return {"name": path.name if path.is_dir() else name, "kinds": kinds, "detector": detector,
-            "description": description}
+            "description": description, "evaluation": ", ".join(evaluation)}

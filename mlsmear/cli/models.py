@@ -14,7 +14,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "models", help="list the shipped model bundles (name, kinds, detector)",
         description="List the model bundles shipped with mlsmear, one line each from their model "
-        "cards: name, object kinds, the detector they learnt. Any bundle directory works where a "
+        "cards: name, object kinds, evaluation precision and back end, the detector they learnt. Any bundle directory works where a "
         "model is asked for (--model PATH).",
     )
     parser.set_defaults(func=run)
@@ -25,6 +25,6 @@ def run(args: argparse.Namespace) -> int:
     for name in shipped():
         s = bundle_summary(name)
         default = " (default)" if name == DEFAULT_BUNDLE else ""
-        print(f"{name}{default}: {', '.join(s['kinds'])}; detector {s['detector']}: "
-              f"{s['description']}")
+        print(f"{name}{default}: {', '.join(s['kinds'])}; evaluated in {s['evaluation']}; "
+              f"detector {s['detector']}: {s['description']}")
     return 0

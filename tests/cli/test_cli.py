@@ -66,6 +66,9 @@ def test_models_lists_shipped_bundles_with_descriptions(capsys):
     first = lines[0]
     assert first.startswith("atlas-like (default): jet, electron, muon, photon, met")
     assert "Delphes ATLAS card" in first  # the detector card's description
+    for name, line in zip(mlsmear.shipped(), lines, strict=True):  # what each card says
+        precision, backend = {(m.precision, m.backend) for m in mlsmear.load(name).values()}.pop()
+        assert f"evaluated in {precision} {backend};" in line
     for line in lines:  # Delphes bundles: the description of the shipped card patch
         assert line.split(": ", 2)[2].strip(), line
 
