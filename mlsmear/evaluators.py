@@ -8,11 +8,12 @@ back end are a pure function of the inputs, whatever the batch, chunk or thread 
 
 - :class:`TorchEvaluator`: the :class:`~mlsmear.network.SmearNet` on a device in a precision;
 - :class:`OnnxEvaluator`: the network's ONNX graphs (:mod:`mlsmear.onnx_graph`) in onnxruntime
-  sessions with as many intra-op threads as torch uses (:func:`torch.get_num_threads`, which
-  :mod:`mlsmear.threads` sets), spinning threads off (a spinning pool takes the core the numba
-  sampler, another worker or another process needs). On this project's 2-core CPUs it ran the
-  shipped 3×128 network 1.4–1.5× faster than torch float32, and 9–15× faster than torch
-  bfloat16 where the CPU has no native bfloat16 (``benchmarks/backends.py``).
+  sessions (:class:`OnnxSessions`) of one intra-op thread each, spinning off (a spinning pool
+  takes the core the numba sampler, another worker or another process needs: 5× slower here);
+  the engine runs batches side by side on :func:`torch.get_num_threads` threads (which
+  :mod:`mlsmear.threads` sets). On this project's 2-core CPU it ran the shipped 3×128 network
+  1.4–1.5× faster than torch float32, and 9–15× faster than torch bfloat16 where the CPU has no
+  native bfloat16 (``benchmarks/backends.py``).
 
 A model chooses by its card's ``backend`` (:data:`BACKENDS`): ``"onnxruntime"`` serves the CPU in
 float32; CUDA and any other precision use torch.
@@ -71,8 +72,9 @@ class TorchEvaluator:
 
 class OnnxSessions:
     """A network's graphs (:func:`~mlsmear.onnx_graph.network_graphs`: serialised, or their
-    files) as onnxruntime sessions on the CPU with ``threads`` intra-op threads: built once per
-    model and thread count, shared by every call (a session runs safely from several threads)."""
+    files) as onnxruntime sessions on the CPU with ``threads`` intra-op threads (the engine's:
+    one): built once per model, shared by every batch and thread (a session runs safely from
+    several threads)."""
 
     def __init__(self, graphs: Sequence[bytes | str], threads: int, autoregressive: bool) -> None:
         import onnxruntime as ort  # only where a model evaluates with it

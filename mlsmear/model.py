@@ -179,18 +179,25 @@ class KindModel:
         assert isinstance(net, SmearNet)
         return net
 
-    def evaluator(self, device: str | torch.device, precision: str | None = None) -> Evaluator:
-        """A fresh evaluation of the network (one per call: it holds a batch) on ``device`` in
-        ``precision`` (default the model's): with onnxruntime where the card's :attr:`backend`
-        says so and the evaluation is float32 on the CPU (sessions built once per thread count,
-        :func:`torch.get_num_threads`), else with torch (:meth:`evaluation_net`)."""
-        device = torch.device(device)
-        if self.backend == "onnxruntime" and device.type == "cpu" and (
+    def evaluates_per_thread(self, device: str | torch.device, precision: str | None = None
+                             ) -> bool:
+        """True where :meth:`evaluator` uses onnxruntime (the card's :attr:`backend`, float32, on
+        the CPU): its sessions run one intra-op thread each, and the engine runs batches side by
+        side on :func:`torch.get_num_threads` threads instead."""
+        return self.backend == "onnxruntime" and torch.device(device).type == "cpu" and (
             (precision or self.precision) == "float32"
-        ):
-            key = ("onnxruntime", torch.get_num_threads())
+        )
+
+    def evaluator(self, device: str | torch.device, precision: str | None = None) -> Evaluator:
+        """A fresh evaluation of the network (one per batch: it holds the batch) on ``device`` in
+        ``precision`` (default the model's): with onnxruntime where :meth:`evaluates_per_thread`
+        (one thread per session, the sessions built once), else with torch
+        (:meth:`evaluation_net`, torch's intra-op threads)."""
+        device = torch.device(device)
+        if self.evaluates_per_thread(device, precision):
+            key = ("onnxruntime",)
             if key not in self._evaluation_nets:
-                self._evaluation_nets[key] = OnnxSessions.of_network(self.net, key[1])
+                self._evaluation_nets[key] = OnnxSessions.of_network(self.net, threads=1)
             sessions = self._evaluation_nets[key]
             assert isinstance(sessions, OnnxSessions)
             return OnnxEvaluator(sessions)

@@ -34,8 +34,7 @@ __all__ = [
 LOST = -1.0
 
 
-@numba.njit(cache=True, nogil=True, parallel=True)
-def _sample_positions_nb(probs, keys, index, quantity, allow_lost, out):
+def _sample_positions(probs, keys, index, quantity, allow_lost, out):
     n, n_cat = probs.shape
     n_bins = n_cat - 1
     q = np.uint64(quantity)
@@ -58,8 +57,15 @@ def _sample_positions_nb(probs, keys, index, quantity, allow_lost, out):
             out[i] = (chosen - 1 + v) / n_bins
 
 
+#: The kernel over numba's threads, and on the calling thread alone (for callers that run
+#: batches on threads of their own: numba's workqueue layer refuses concurrent parallel calls).
+_sample_positions_nb = numba.njit(cache=True, nogil=True, parallel=True)(_sample_positions)
+_sample_positions_serial_nb = numba.njit(cache=True, nogil=True)(_sample_positions)
+
+
 def sample_positions(
-    probs: np.ndarray, keys: np.ndarray, index: np.ndarray, quantity: int, allow_lost: bool
+    probs: np.ndarray, keys: np.ndarray, index: np.ndarray, quantity: int, allow_lost: bool,
+    *, parallel: bool = True,
 ) -> np.ndarray:
     """CDF positions (or :data:`LOST`) from a ``(n, 101)`` float32 probability matrix (numba).
 
@@ -69,11 +75,11 @@ def sample_positions(
         index: index of each object in its event (``uint64``/``int64``).
         quantity: index of the quantity (head) in the model's sampling order.
         allow_lost: category 0 may be drawn (the efficiency decision, head 0 only).
+        parallel: over numba's threads (else on the calling thread; the same result).
     """
     out = np.empty(probs.shape[0], dtype=np.float64)
-    _sample_positions_nb(
-        np.ascontiguousarray(probs), keys, index.view(np.uint64), quantity, allow_lost, out
-    )
+    kernel = _sample_positions_nb if parallel else _sample_positions_serial_nb
+    kernel(np.ascontiguousarray(probs), keys, index.view(np.uint64), quantity, allow_lost, out)
     return out
 
 
@@ -96,7 +102,11 @@ def sample_positions_torch(
 
 class Sampler(Protocol):
     """How the engine samples one batch of objects: :meth:`start` with their identities, then
-    :meth:`draw` per head, :meth:`keep` when objects are lost, :meth:`values` at the end."""
+    :meth:`draw` per head, :meth:`keep` when objects are lost, :meth:`values` at the end. Made
+    with ``(binnings, device, parallel=...)``: ``parallel=False`` when the engine runs batches on
+    threads of its own."""
+
+    device: torch.device
 
     def start(self, keys: np.ndarray, index: np.ndarray) -> None:
         """The batch's objects: event key (``uint64``) and index in the event (``int64``)."""
@@ -115,8 +125,9 @@ class Sampler(Protocol):
 class NumbaSampler:
     """Categories drawn by the numba kernel on the CPU, residual values in numpy."""
 
-    def __init__(self, binnings: Sequence[ResidualBinning], device: torch.device) -> None:
-        self.binnings = binnings
+    def __init__(self, binnings: Sequence[ResidualBinning], device: torch.device, *,
+                 parallel: bool = True) -> None:
+        self.binnings, self.device, self.parallel = binnings, device, parallel
         self.keys = np.empty(0, dtype=np.uint64)
         self.index = np.empty(0, dtype=np.int64)
 
@@ -124,7 +135,8 @@ class NumbaSampler:
         self.keys, self.index = keys, index
 
     def draw(self, probs: torch.Tensor, quantity: int, allow_lost: bool) -> torch.Tensor:
-        drawn = sample_positions(probs.cpu().numpy(), self.keys, self.index, quantity, allow_lost)
+        drawn = sample_positions(probs.cpu().numpy(), self.keys, self.index, quantity, allow_lost,
+                                 parallel=self.parallel)
         return torch.from_numpy(drawn)
 
     def keep(self, alive: torch.Tensor) -> None:
@@ -143,7 +155,8 @@ class TorchSampler:
     """Categories and residual values in torch on the network's device (CUDA): only the values
     come back to the host."""
 
-    def __init__(self, binnings: Sequence[ResidualBinning], device: torch.device) -> None:
+    def __init__(self, binnings: Sequence[ResidualBinning], device: torch.device, *,
+                 parallel: bool = True) -> None:
         self.binnings, self.device = binnings, device
         self.knots = [torch.from_numpy(b.knots).to(device) for b in binnings]
         self.keys = torch.empty(0, dtype=torch.int64, device=device)

@@ -144,9 +144,9 @@ def test_models_are_immutable_a_precision_is_a_new_model(tiny):
     assert bf16.evaluation_net(torch.device("cpu")) is bf16.evaluation_net("cpu")
 
 
-def test_sessions_are_built_once_per_thread_count_and_not_pickled(ort_jet):
-    with limited_threads(1):
-        first = ort_jet.evaluator("cpu").network
+def test_sessions_are_built_once_and_not_pickled(ort_jet):
+    first = ort_jet.evaluator("cpu").network
+    with limited_threads(2):
         assert ort_jet.evaluator("cpu").network is first
     copy = pickle.loads(pickle.dumps(ort_jet))
     assert copy.backend == "onnxruntime" and copy._evaluation_nets == {}
@@ -191,3 +191,14 @@ def test_same_network_as_torch_float32(bundle):
             ))
     assert differ <= bound + 3 * np.sqrt(bound) + 1
 
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_no_objects_and_one_batch(ort_jet, threads):
+    """No rows (no batch at all) and fewer rows than a batch, on one and two threads."""
+    jets = _jets(100)
+    with limited_threads(threads):
+        none = mlsmear.smear(_jets(10)[:, :0], model=ort_jet, seed=1)
+        few = mlsmear.smear(jets, model=ort_jet, seed=1, batch_size=4096)
+    assert ak.to_list(ak.num(none)) == [0]
+    _assert_same(few, mlsmear.smear(jets, model=ort_jet, seed=1, batch_size=7))

@@ -14,8 +14,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "models", help="list the shipped model bundles (name, kinds, detector)",
         description="List the model bundles shipped with mlsmear, one line each from their model "
-        "cards: name, object kinds, evaluation precision and back end, the detector they learnt. Any bundle directory works where a "
-        "model is asked for (--model PATH).",
+        "cards: name, object kinds, evaluation precision and back end, the detector they learnt. "
+        "Any bundle directory works where a model is asked for (--model PATH).",
     )
     parser.set_defaults(func=run)
 
