@@ -39,6 +39,8 @@ from .sibling_context import sibling_ranks, sibling_sums, uses_siblings
 __all__ = ["sample_residuals", "sample_reco", "resolve_device", "DEFAULT_BATCH_SIZE"]
 
 DEFAULT_BATCH_SIZE = 8192
+#: Fewest rows worth a thread of their own (the engine's batches side by side).
+MIN_THREAD_ROWS = 1024
 
 
 def resolve_device(device: str | torch.device) -> torch.device:
@@ -69,7 +71,8 @@ def sample_residuals(
         x: input rows ``(n, n_inputs)`` float32 (see :meth:`KindModel.features`).
         keys: event key per object (``uint64``); index: object index in its event (``int64``).
         device: torch device for the network.
-        batch_size: rows per evaluation batch.
+        batch_size: most rows per evaluation batch (the rows are split into equal batches, at
+            least one per thread where batches run side by side).
         sampler: ``"numba"`` (CPU default) or ``"torch"`` (device default on CUDA), see
             :data:`~mlsmear.sampling.SAMPLERS`.
         precision: evaluation precision overriding the model card's (None: the card's).
@@ -91,12 +94,15 @@ def sample_residuals(
     residuals = np.empty((n, n_q))
     is_zero = np.zeros((n, n_q), dtype=bool)
     index = np.ascontiguousarray(index, dtype=np.int64)
-    starts = range(0, n, batch_size)
-    workers = min(len(starts), torch.get_num_threads()) if model.evaluates_per_thread(
-        device, precision) else 1
+    threads = torch.get_num_threads() if model.evaluates_per_thread(device, precision) else 1
+    # equal batches of at most batch_size rows, at least one per thread (of MIN_THREAD_ROWS+)
+    n_batches = max(-(-n // batch_size), min(threads, n // MIN_THREAD_ROWS))
+    size = -(-n // n_batches) if n else batch_size
+    starts = range(0, n, size)
+    workers = min(len(starts), threads)
 
     def run(start: int) -> None:
-        stop = min(start + batch_size, n)
+        stop = min(start + size, n)
         strategy = SAMPLERS[name](model.binnings, device, parallel=workers <= 1)
         _sample_batch(model, model.evaluator(device, precision), strategy,
                       x[start:stop], keys[start:stop], index[start:stop],
