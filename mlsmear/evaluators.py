@@ -11,9 +11,9 @@ back end are a pure function of the inputs, whatever the batch, chunk or thread 
   sessions (:class:`OnnxSessions`) of one intra-op thread each, spinning off (a spinning pool
   takes the core the numba sampler, another worker or another process needs: 5× slower here);
   the engine runs batches side by side on :func:`torch.get_num_threads` threads (which
-  :mod:`mlsmear.threads` sets). On this project's 2-core CPU it ran the shipped 3×128 network
-  1.4–1.5× faster than torch float32, and 9–15× faster than torch bfloat16 where the CPU has no
-  native bfloat16 (``benchmarks/backends.py``).
+  :mod:`mlsmear.threads` sets). On this project's 2-core AVX2 CPU it ran the shipped 3×128
+  network 1.4× faster than torch float32 (``smear()`` 1.25×) and 13× faster than torch bfloat16,
+  which that CPU emulates (``benchmarks/backends.py``).
 
 A model chooses by its card's ``backend`` (:data:`BACKENDS`): ``"onnxruntime"`` serves the CPU in
 float32; CUDA and any other precision use torch.

@@ -79,7 +79,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--backend", choices=list(BACKENDS), default="onnxruntime",
         help="what evaluates the network on the CPU in float32, written into the card "
-        "(onnxruntime: 1.4-1.5x torch's float32 rate on a 2-core AVX2 CPU; CUDA uses torch)",
+        "(onnxruntime: 1.25x torch's float32 rate end to end on a 2-core AVX2 CPU; CUDA: torch)",
     )
     parser.add_argument(
         "--no-tags", action="store_true",
