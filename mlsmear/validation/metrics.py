@@ -262,7 +262,7 @@ def two_sample_auc(
     from sklearn.metrics import roc_auc_score
     from threadpoolctl import threadpool_limits  # a scikit-learn dependency
 
-    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    a, b = _informative_columns(np.asarray(a, np.float64), np.asarray(b, np.float64))
     rng = np.random.default_rng(seed)
     if groups is not None:
         if a.shape != b.shape or len(groups) != len(a):
@@ -288,6 +288,8 @@ def two_sample_auc(
 
     x_train, y_train = stack(train_a, train_b)
     x_test, y_test = stack(test_a, test_b)
+    if a.shape[1] == 0:  # no feature takes two values in either sample: indistinguishable
+        return AUC(0.5, _hanley_mcneil(0.5, test_a.size, test_b.size), y_train.size, y_test.size)
     classifier = HistGradientBoostingClassifier(
         max_iter=200, early_stopping=True, n_iter_no_change=10, random_state=seed
     )
@@ -295,6 +297,27 @@ def two_sample_auc(
         classifier.fit(x_train, y_train)
         value = float(roc_auc_score(y_test, classifier.predict_proba(x_test)[:, 1]))
     return AUC(value, _hanley_mcneil(value, test_a.size, test_b.size), y_train.size, y_test.size)
+
+
+def _informative_columns(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The feature columns of ``a`` and ``b`` that can tell them apart, for the classifier
+    (whose binning fails on a column without two distinct finite values): a column with two or
+    more finite values over both samples as it is; one with a single finite value (or none) but
+    NaN in some rows as its NaN indicator; a column equal in every row of both (e.g. the reco of
+    a kind every object of which is lost) dropped."""
+    keep_a, keep_b = [], []
+    for j in range(a.shape[1]):
+        both = np.concatenate([a[:, j], b[:, j]])
+        finite = both[np.isfinite(both)]
+        if finite.size and finite.min() < finite.max():
+            keep_a.append(a[:, j])
+            keep_b.append(b[:, j])
+        elif 0 < finite.size < both.size:
+            keep_a.append(np.isnan(a[:, j]).astype(np.float64))
+            keep_b.append(np.isnan(b[:, j]).astype(np.float64))
+    if not keep_a:
+        return a[:, :0], b[:, :0]
+    return np.stack(keep_a, axis=1), np.stack(keep_b, axis=1)
 
 
 def tail_yield_ratio(a: np.ndarray, b: np.ndarray, cut: float) -> tuple[float, float, int, int]:

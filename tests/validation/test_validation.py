@@ -71,6 +71,28 @@ def test_auc_paired_objects_split_by_group():
         metrics.two_sample_auc(a, b[:10], groups=groups)
 
 
+def test_auc_with_columns_that_never_vary():
+    """A kind every object of which is lost (all-NaN reco columns) and constant columns broke
+    the classifier's binning (e.g. the jets of a muon gun); they are dropped, a single value
+    against NaN counts by its NaN pattern, and nothing left to vary is AUC 0.5."""
+    rng = np.random.default_rng(5)
+    n = 20_000
+    a, b = rng.normal(size=(n, 4)), rng.normal(size=(n, 4))
+    a[:, 1] = b[:, 1] = np.nan
+    a[:, 2] = b[:, 2] = 3.0
+    b[:, 0] += 0.5
+    auc = metrics.two_sample_auc(a, b, seed=5)
+    assert auc.value > 0.5 + 10 * auc.unc  # the shifted column still speaks
+    a, b = np.full((n, 2), 3.0), np.full((n, 2), 3.0)
+    b[: n // 2, 1] = np.nan  # one value, lost in half of b: the NaN pattern alone tells
+    optimal = 0.75  # a: never NaN; b: half NaN → P(score_a > score_b) + ties / 2
+    auc = metrics.two_sample_auc(a, b, seed=5)
+    assert abs(auc.value - optimal) < 4 * auc.unc
+    b[:, 1] = 3.0
+    auc = metrics.two_sample_auc(a, b, seed=5)
+    assert auc.value == 0.5 and auc.unc > 0
+
+
 def test_wasserstein_of_known_distributions():
     rng = np.random.default_rng(4)
     n = 50_000
