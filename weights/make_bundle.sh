@@ -53,7 +53,7 @@ if [[ $stage == all || $stage == gen ]]; then
 fi
 
 if [[ $stage == all || $stage == train ]]; then
-  train="mlsmear train --output $bundle --seed 0 --precision bfloat16 --no-progress"
+  train="mlsmear train --output $bundle --seed 0 --no-progress"  # float32, onnxruntime (defaults)
   # leptons and photons first (em_iso, muon_iso among their inputs), 60 epochs: at 20 the best
   # epoch was the last one and non-isolated muons came out 0.42 efficient for the teacher's 0.03
   # electrons follow their sampled siblings (close e+e- of a boosted Z: both or neither)
