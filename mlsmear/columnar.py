@@ -198,10 +198,14 @@ def _columns(
 ) -> dict[str, np.ndarray]:
     """Flat float64 truth columns by field of the events ``events`` (a slice of ``truth``)."""
     start, stop = events
+    records = truth[start:stop] if per_event else ak.flatten(truth[start:stop], axis=1)
     columns = {}
     for name in fields:
-        values = (extra[name] if name in extra else truth[name])[start:stop]
-        flat = values if per_event else ak.flatten(values, axis=1)
+        if name in extra:
+            values = extra[name][start:stop]
+            flat = values if per_event else ak.flatten(values, axis=1)
+        else:  # the records flattened once, not once per field
+            flat = records[name]
         column = np.asarray(ak.to_numpy(flat), dtype=np.float64)
         if column.shape != (n_objects,):
             raise ValueError(f"input {name!r} does not have the structure of the truth collection")
