@@ -112,15 +112,14 @@ def smeared_claims(
         reco: the :func:`mlsmear.smear` output of those e/μ/γ kinds (with ``truth_index``),
             after thresholds.
     """
-    jets = truth["jet"]
-    counts = ak.to_numpy(ak.num(jets, axis=1)).astype(np.int64)
-    flat = {f: ak.to_numpy(ak.flatten(jets[f])).astype(np.float64) for f in ("pt", "eta", "phi")}
+    jets = Collection.from_awkward(truth["jet"], ["pt", "eta", "phi"])
+    flat = {f: jets[f].astype(np.float64) for f in jets.names}
+    counts = jets.counts
     terms = {
         kind: object_terms(truth[kind], reco[kind])
         for kind in CLAIMING_KINDS if kind in truth and kind in reco
     }
     claims = object_claims(
-        counts.size, np.repeat(np.arange(counts.size), counts), flat["pt"], flat["eta"],
-        flat["phi"], terms,
+        jets.n_events, jets.event_index, flat["pt"], flat["eta"], flat["phi"], terms,
     )
     return {name: ak.unflatten(values, counts) for name, values in claims.items()}

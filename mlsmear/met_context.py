@@ -31,6 +31,8 @@ from dataclasses import dataclass
 import awkward as ak
 import numpy as np
 
+from .physics.collection import Collection
+
 __all__ = [
     "MUON_TRACKER_ETA",
     "RECOIL_FIELDS",
@@ -135,22 +137,20 @@ def object_terms(truth: ak.Array, reco: ak.Array, *, calo_field: str | None = No
     ``phi``), kept where an object of ``reco`` (the :func:`mlsmear.smear` output of it, with
     ``truth_index``) points at it; ``calo_field``: the truth field whose complement is the
     calorimeter share (None: all of it)."""
-    counts = ak.to_numpy(ak.num(truth, axis=1)).astype(np.int64)
-    offsets = np.concatenate([[0], np.cumsum(counts)])
-    event = np.repeat(np.arange(counts.size), counts)
-    reco_counts = ak.to_numpy(ak.num(reco, axis=1)).astype(np.int64)
-    rows = np.repeat(offsets[:-1], reco_counts) + ak.to_numpy(ak.flatten(reco.truth_index))
-    flat = {f: ak.to_numpy(ak.flatten(truth[f])).astype(np.float64) for f in ("pt", "eta", "phi")}
-    kept = np.zeros(counts.sum(), dtype=bool)
+    calo_fields = [calo_field] if calo_field is not None and calo_field in ak.fields(truth) else []
+    objects = Collection.from_awkward(truth, ["pt", "eta", "phi", *calo_fields])
+    flat = {f: objects[f].astype(np.float64) for f in objects.names}
+    found = Collection.from_awkward(reco, ["truth_index", "pt", "phi"])
+    rows = np.repeat(objects.offsets[:-1], found.counts) + found["truth_index"].astype(np.int64)
+    kept = np.zeros(len(objects), dtype=bool)
     kept[rows] = True
     reco_pt, reco_phi = np.full(kept.size, np.nan), np.full(kept.size, np.nan)
-    reco_pt[rows] = ak.to_numpy(ak.flatten(reco.pt))
-    reco_phi[rows] = ak.to_numpy(ak.flatten(reco.phi))
-    calo = None
-    if calo_field is not None and calo_field in ak.fields(truth):
-        calo = 1.0 - ak.to_numpy(ak.flatten(truth[calo_field])).astype(np.float64)
+    reco_pt[rows] = found["pt"]
+    reco_phi[rows] = found["phi"]
+    calo = 1.0 - flat[calo_fields[0]] if calo_fields else None
     return ObjectTerms(
-        event, flat["pt"], flat["eta"], flat["phi"], reco_pt, reco_phi, kept, calo_fraction=calo
+        objects.event_index, flat["pt"], flat["eta"], flat["phi"], reco_pt, reco_phi, kept,
+        calo_fraction=calo,
     )
 
 

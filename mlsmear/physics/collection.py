@@ -102,7 +102,8 @@ class Collection:
                 f"(got {list(array.fields)})"
             )
         counts = ak.to_numpy(ak.num(array, axis=1))
-        columns = {name: ak.to_numpy(ak.flatten(array[name], axis=1)) for name in fields}
+        flat = ak.flatten(array, axis=1)  # the records once, not each field
+        columns = {name: ak.to_numpy(flat[name]) for name in fields}
         return cls.from_counts(counts, columns)
 
     # ------------------------------------------------------------------ access
