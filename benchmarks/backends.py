@@ -10,8 +10,9 @@ else ~2000 freshly generated Pythia ttbar events) turned into the model's input 
 - ``torch_fp32``, ``torch_bf16``: the engine's torch evaluator
   (:class:`~mlsmear.evaluators.TorchEvaluator`); bf16 is what the cards said before;
 - ``onnxruntime_fp32``: the engine's onnxruntime evaluator (the network's graphs of
-  :mod:`mlsmear.onnx_graph` in :class:`~mlsmear.evaluators.OnnxSessions`): what the cards say
-  now (``backend: onnxruntime``);
+  :mod:`mlsmear.onnx_graph` in :class:`~mlsmear.evaluators.OnnxSessions`), here with as many
+  intra-op threads as the column says: what the cards say now (``backend: onnxruntime``; the
+  engine runs one-thread sessions with its batches side by side instead);
 - ``onnxruntime_int8_dynamic``: the same graphs through ``quantize_dynamic`` (per-channel int8
   weights; their Gemm nodes rewritten as MatMul + Add first: dynamic quantization only handles
   MatMul);
@@ -115,13 +116,10 @@ def truth_rows(model: mlsmear.KindModel, bundle: str, n_events: int = 2000) -> t
 # -- the engine's evaluators ----------------------------------------------------------------
 
 
-def evaluator_forward(model: mlsmear.KindModel, backend: str, precision: str,
-                      threads: int) -> Forward:
-    """The engine's evaluator of ``model`` with ``backend`` in ``precision`` (onnxruntime's
-    sessions take torch's thread count when built; torch's is global: each call sets it)."""
-    model = dataclasses.replace(model, backend=backend)
-    torch.set_num_threads(threads)
-    model.evaluator("cpu", precision)  # onnxruntime: the sessions of this thread count, once
+def torch_forward(model: mlsmear.KindModel, precision: str, threads: int) -> Forward:
+    """The engine's torch evaluator of ``model`` in ``precision`` (torch's thread count is
+    global: each call sets it)."""
+    model = dataclasses.replace(model, backend="torch")
 
     def forward(x: np.ndarray, scores: np.ndarray) -> list[np.ndarray]:
         torch.set_num_threads(threads)
@@ -256,7 +254,8 @@ def calibration_feeds(fp32: list[Path], x: np.ndarray, scores: np.ndarray) -> li
 
 
 def onnxruntime_forward(paths: list[Path], threads: int, autoregressive: bool) -> Forward:
-    """The engine's onnxruntime evaluator on other graphs of the network (quantised ones)."""
+    """The engine's onnxruntime sessions and evaluator on graphs of the network (its float32
+    ones, or quantised ones), ``threads`` intra-op threads."""
     sessions = OnnxSessions([str(p) for p in paths], threads, autoregressive)
 
     def forward(x: np.ndarray, scores: np.ndarray) -> list[np.ndarray]:
@@ -317,14 +316,17 @@ def build_backends(
     """Per back end a factory ``threads → forward``; the skipped back ends with why; versions."""
     found = versions()
     factories: dict[str, Callable[[int], Forward]] = {
-        "torch_fp32": lambda t: evaluator_forward(model, "torch", "float32", t),
-        "torch_bf16": lambda t: evaluator_forward(model, "torch", "bfloat16", t),
-        "onnxruntime_fp32": lambda t: evaluator_forward(model, "onnxruntime", "float32", t),
+        "torch_fp32": lambda t: torch_forward(model, "float32", t),
+        "torch_bf16": lambda t: torch_forward(model, "bfloat16", t),
     }
-    version = {name: f"{name.split('_')[0]} {found[name.split('_')[0]]}" for name in factories}
     skipped: dict[str, str] = {}
     graphs = {"fp32": write_graphs(model, workdir)}
     autoregressive = model.net.autoregressive
+    # the engine's sessions and evaluator with t intra-op threads: the network's rate at t
+    # threads (the engine itself runs one-thread sessions with its batches side by side)
+    factories["onnxruntime_fp32"] = lambda t: onnxruntime_forward(
+        graphs["fp32"], t, autoregressive)
+    version = {name: f"{name.split('_')[0]} {found[name.split('_')[0]]}" for name in factories}
     needs = {
         "onnxruntime_int8_dynamic": ("onnxruntime", "onnx"),
         "onnxruntime_int8_static": ("onnxruntime", "onnx"), "openvino_fp32": ("openvino",),
