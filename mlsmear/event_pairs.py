@@ -195,8 +195,9 @@ def columns_from_pairs(
 
 
 def teacher_siblings(table: pa.Table) -> dict[str, np.ndarray]:
-    """``sib_kept`` and ``sib_lost`` (:mod:`mlsmear.sibling_context`) of every row of one kind's
-    pairs table, from the teacher's outcome (``matched``) of the other rows of its event."""
+    """``sib_kept``, ``sib_lost`` and ``sib_dr`` (:mod:`mlsmear.sibling_context`) of every row of
+    one kind's pairs table, from the teacher's outcome (``matched``) of the other rows of its
+    event."""
     group = np.unique(_column(table, "event"), return_inverse=True)[1].ravel()
     pt, eta, phi = (_column(table, f"truth_{c}").astype(np.float64) for c in ("pt", "eta", "phi"))
     matched = _column(table, "matched").astype(bool)

@@ -12,9 +12,19 @@ its event within ΔR < :data:`SIBLING_DR`:
     sib_kept = Σ truth pT of those that were reconstructed, over the object's truth pT
     sib_lost = Σ truth pT of those that were lost, over the object's truth pT
 
-(0 when there are none). In training "reconstructed" is the teacher's (the pairs' ``matched``);
-when smearing, the objects of an event are sampled in order of truth pT, rank by rank
-(:func:`mlsmear.engine.sample_reco`), each rank seeing the sampled outcome of the ranks before.
+(0 when there are none), and, over *all* the other objects of the same kind in its event,
+
+    sib_dr = ΔR to the closest one (:data:`~mlsmear.flavour_neighbours.ALONE` when alone)
+
+— the two electrons of a boosted Z share calorimeter cells when they are closer than a few
+cells, not at ΔR 0.3: the same ``sib_kept`` or ``em_iso`` means a merged shower or none. Without
+``sib_dr`` the learnt pT response of Delphes CMS Z+jets electrons above 40 GeV with the other
+electron at ΔR 0.2–0.4 had a high tail (95 % quantile of reco/truth − 1) of +0.100 for the
+teacher's +0.049, and the Z → ee pairs within ±3 GeV of the Z mass came out 14 % low.
+
+In training "reconstructed" is the teacher's (the pairs' ``matched``); when smearing, the objects
+of an event are sampled in order of truth pT, rank by rank (:func:`mlsmear.engine.sample_reco`),
+each rank seeing the sampled outcome of the ranks before.
 Every draw stays keyed by (event, object index), so the result does not depend on chunking.
 """
 
@@ -25,12 +35,13 @@ from collections.abc import Iterable
 import numba
 import numpy as np
 
+from .flavour_neighbours import ALONE
 from .physics.collection import group_members
 from .physics.kinematics import delta_r2
 
 __all__ = ["SIBLING_DR", "SIBLING_FIELDS", "sibling_ranks", "sibling_sums", "uses_siblings"]
 
-SIBLING_FIELDS = ("sib_kept", "sib_lost")
+SIBLING_FIELDS = ("sib_kept", "sib_lost", "sib_dr")
 #: Cone (ΔR) in which a sibling counts.
 SIBLING_DR = 0.5
 
@@ -57,13 +68,18 @@ def sibling_ranks(group: np.ndarray, pt: np.ndarray) -> np.ndarray:
 
 
 @numba.njit(cache=True)
-def _sums(rows, offsets, members, group, rank, kept, pt, eta, phi, dr2_max, out_kept, out_lost):
+def _sums(rows, offsets, members, group, rank, kept, pt, eta, phi, dr2_max, out_kept, out_lost,
+          out_dr):
     for k in range(rows.size):
         i = rows[k]
         g = group[i]
         for m in range(offsets[g], offsets[g + 1]):
             j = members[m]
-            if rank[j] < rank[i] and delta_r2(eta[i], phi[i], eta[j], phi[j]) < dr2_max:
+            if j == i:
+                continue
+            dr2 = delta_r2(eta[i], phi[i], eta[j], phi[j])
+            out_dr[k] = min(out_dr[k], np.sqrt(dr2))
+            if rank[j] < rank[i] and dr2 < dr2_max:
                 if kept[j]:
                     out_kept[k] += pt[j]
                 else:
@@ -76,7 +92,8 @@ def sibling_sums(
     group: np.ndarray, pt: np.ndarray, eta: np.ndarray, phi: np.ndarray, rank: np.ndarray,
     kept: np.ndarray, rows: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
-    """``sib_kept`` and ``sib_lost`` (module docstring) of ``rows`` (default: every object).
+    """``sib_kept``, ``sib_lost`` and ``sib_dr`` (module docstring) of ``rows`` (default: every
+    object).
 
     Arguments:
         group: event of each object (integers 0 … n_groups − 1); pt (GeV), eta, phi: truth.
@@ -87,7 +104,9 @@ def sibling_sums(
     rows = np.arange(group.size) if rows is None else np.asarray(rows, dtype=np.int64)
     members, offsets = group_members(group)
     out_kept, out_lost = np.zeros(rows.size), np.zeros(rows.size)
+    out_dr = np.full(rows.size, ALONE)
     pt, eta, phi = (np.ascontiguousarray(a, dtype=np.float64) for a in (pt, eta, phi))
     _sums(rows, offsets, members, group, np.asarray(rank, np.int64),
-          np.asarray(kept, dtype=np.bool_), pt, eta, phi, SIBLING_DR**2, out_kept, out_lost)
-    return {"sib_kept": out_kept, "sib_lost": out_lost}
+          np.asarray(kept, dtype=np.bool_), pt, eta, phi, SIBLING_DR**2, out_kept, out_lost,
+          out_dr)
+    return {"sib_kept": out_kept, "sib_lost": out_lost, "sib_dr": out_dr}

@@ -9,6 +9,7 @@ import pytest
 
 import mlsmear
 from mlsmear.event_pairs import teacher_siblings
+from mlsmear.flavour_neighbours import ALONE
 from mlsmear.sibling_context import SIBLING_DR, SIBLING_FIELDS, sibling_ranks, sibling_sums
 from mlsmear.synthetic import SyntheticDetector
 from mlsmear.training import TrainConfig, fit_model
@@ -21,6 +22,7 @@ def test_sibling_sums_by_brute_force():
     rng = np.random.default_rng(2)
     n = 600
     group = rng.integers(0, 80, n)
+    group[0] = 80  # an object alone in its event
     pt, eta, phi = rng.uniform(10, 100, n), rng.uniform(-1, 1, n), rng.uniform(-1, 1, n)
     kept = rng.random(n) < 0.6
     rank = sibling_ranks(group, pt)
@@ -32,7 +34,11 @@ def test_sibling_sums_by_brute_force():
                                            < SIBLING_DR)]
         assert got["sib_kept"][i] == pytest.approx(pt[above][kept[above]].sum() / pt[i])
         assert got["sib_lost"][i] == pytest.approx(pt[above][~kept[above]].sum() / pt[i])
+        others = same[same != i]
+        dr = np.hypot(eta[others] - eta[i], phi[others] - phi[i])
+        assert got["sib_dr"][i] == pytest.approx(min(dr.min(initial=ALONE), ALONE))
     assert (got["sib_kept"] > 0).sum() > 20 and (got["sib_lost"] > 0).sum() > 20
+    assert (got["sib_dr"] == ALONE).sum() > 0 and (got["sib_dr"] < SIBLING_DR).sum() > 20
 
 
 def _pairs(n_events: int, rng: np.random.Generator):

@@ -101,7 +101,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--follow-siblings", action="store_true",
         help="also read sib_kept / sib_lost, the teacher's outcome of the higher-pT objects of the "
         "same kind within ΔR 0.5 (the close e+e- of a boosted Z are reconstructed together or "
-        "not at all); smearing samples each event's objects in order of pT",
+        "not at all), and sib_dr, the ΔR to the closest other object of the kind (merged "
+        "showers); smearing samples each event's objects in order of pT",
     )
     parser.add_argument(
         "--met", default="auto",
