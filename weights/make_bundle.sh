@@ -10,9 +10,9 @@
 # 11 (ttbar), 12 (Z+jets), 13 (QCD), 14 (W+jets), 4 (diboson, a process outside the training mix),
 # 17 and 18 (e and mu guns: decisive lepton efficiencies);
 # training 0; validation sampling 1. STAGE=gen|train|validate runs one stage only; JET_EPOCHS and
-# LEP_EPOCHS set the jet and the e/μ/γ models' epochs (defaults 30 and 60; delphes-cms and
-# delphes-atlas shipped with 24 and 60). Delphes guns run 10 000 events
-# per job (one Delphes start-up each).
+# LEP_EPOCHS set the jet and the e/μ/γ models' epochs (defaults 30 and 60; delphes-cms shipped
+# with 40 and 60 (its jets at 24 epochs had their best epoch at 23), delphes-atlas with 24 and
+# 60). Delphes guns run 10 000 events per job (one Delphes start-up each).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 name=${1:?usage: weights/make_bundle.sh atlas-like|delphes-cms|delphes-atlas}
