@@ -155,7 +155,9 @@ EXTRA_INPUTS = {
         ("computed", "dr_c", "quantile"),
     ),
     "met": (("genmet", "genmet", "quantile"), ("dmet", "dmet", "quantile")),
-    **dict.fromkeys(("electron", "muon", "photon"), _PROMPT_ISOLATION),
+    # an electron's reco energy holds the FSR photons in its calorimeter cell (Delphes, CMS)
+    "electron": (*_PROMPT_ISOLATION, ("truth_dressing", "dressing", "quantile")),
+    **dict.fromkeys(("muon", "photon"), _PROMPT_ISOLATION),
     # the shower of a lost electron sits where the field bent its track: φ shifts with the charge
     "photon_from_electron": (*_PROMPT_ISOLATION, ("truth_charge", "charge", "onehot")),
 }

@@ -12,8 +12,8 @@ collections ``mlsmear.smear_events`` writes (:class:`mlsmear.coffea.collections.
   ``em_frac``);
 - ``GenPart``: the prompt final-state electrons, then muons, then photons of each event (pT > 5
   GeV; ``pdgId``, ``charge``, ``iso``, ``jet_iso``, ``em_iso``, ``muon_iso``, ``status`` 1,
-  ``genPartIdxMother`` -1: their mothers are not stored). Like NanoAOD's pruned ``GenPart``,
-  not the whole record;
+  ``genPartIdxMother`` -1: their mothers are not stored; the fields the three kinds share, so
+  not the leptons' ``dressing``). Like NanoAOD's pruned ``GenPart``, not the whole record;
 - ``GenMET``: ``pt``, ``phi`` (the neutrinos; GeV), ``ht`` (GeV), ``njet``.
 
 Event identity: ``run`` = ``luminosityBlock`` = 0 and ``event`` = the HepMC event number, as
@@ -108,7 +108,8 @@ def truth_collections(
     for kind, collection, n, start in zip(GEN_PART_KINDS, prompt, counts, first, strict=True):
         placed[kind] = ak.with_field(collection, _rows(n, start), "position")
         sources[kind] = part_counts
-    gen_part = ak.concatenate(prompt, axis=1)
+    shared = [f for f in prompt[0].fields if all(f in c.fields for c in prompt[1:])]
+    gen_part = ak.concatenate([c[shared] for c in prompt], axis=1)  # one record type, no union
     gen_part = ak.with_field(gen_part, ak.values_astype(ak.ones_like(gen_part.pt), np.int32),
                              "status")
     gen_part = ak.with_field(

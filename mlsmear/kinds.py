@@ -118,6 +118,8 @@ DERIVED_INPUTS: dict[str, str] = {
     "em_iso": "summed pT of the other prompt electrons and photons within ΔR < 0.4 over the "
     "object pT (0: none)",
     "muon_iso": "summed pT of the other prompt muons within ΔR < 0.4 over the object pT (0: none)",
+    "dressing": "summed pT of the prompt photons (any pT) within ΔR < 0.1 over the lepton pT "
+    "(0: none; NanoAOD GenDressedLepton's cone)",
     "charge": "electric charge of the electron or muon, -1 or +1 (NanoAOD: from pdgId)",
     "ht": "scalar pT sum of the GenJets with pT > 20 GeV (GeV)",
     "njet": "number of GenJets with pT > 20 GeV",

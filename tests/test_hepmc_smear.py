@@ -90,7 +90,8 @@ def test_root_output(outputs, reference):
             "Electron_genPartIdx", "nMuon", "Muon_genPartIdx", "nPhoton", "Photon_genPartIdx",
             "MET_pt", "MET_phi", "nGenJet", "GenJet_hadronFlavour", "GenJet_dr_nearest",
             "GenJet_nb_pt_ratio", "GenJet_activity", "nGenPart", "GenPart_pdgId",
-            "GenPart_status", "GenMET_pt", "GenMET_phi"} <= branches
+            "GenPart_status", "GenPart_eta", "GenPart_em_iso", "GenMET_pt",
+            "GenMET_phi"} <= branches
     # what coffea derives itself is not written (as for NanoAOD input)
     assert not {"Jet_charge", "Photon_mass", "Jet_genJetIdxG", "MET_eta"} & branches
     for name, kind in zip(SMEARED, ("jet", "electron", "muon", "photon"), strict=True):
@@ -217,3 +218,16 @@ def test_cli_errors(sample, tmp_path, capsys):
         assert status == 2 and message in err and name in err, (name, err)
         assert "Traceback" not in err
     assert not list(tmp_path.glob("*new.root*"))
+
+
+def test_gen_part_is_one_record_type():
+    """The leptons carry ``dressing``, the photons do not: ``GenPart`` keeps the fields the three
+    kinds share, one record type (a union of records would hide every field but those)."""
+    from mlsmear.hepmc_smear import truth_collections
+
+    record = PythiaGenerator(PROCESSES["ttbar"][0][0].settings, pythia_seed([SEED, 1])).generate(20)
+    objects = truth_arrays(truth_objects(record))
+    assert "dressing" in objects["electron"].fields and "dressing" not in objects["photon"].fields
+    gen_part = truth_collections(objects)[0]["GenPart"]
+    assert "union" not in str(gen_part.type)
+    assert {"pt", "eta", "phi", "pdgId", "em_iso", "status"} <= set(gen_part.fields)

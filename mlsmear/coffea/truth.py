@@ -19,9 +19,10 @@ the jets' neighbourhood (``dr_nearest``,
 ``muon_frac`` and ``em_frac`` from the prompt objects of the generator record (NanoAOD
 ``GenPart``, Delphes ``Particle``; :func:`mlsmear.physics.truth.prompt_content`), the e/μ/γ
 ``em_iso`` and ``muon_iso`` from the same prompt objects
-(:func:`mlsmear.physics.truth.prompt_isolation`) and, for Delphes jets, their ``hadronFlavour``
-from ``Particle`` (:func:`mlsmear.readers.delphes.delphes_hadron_flavour`: the labels the Delphes
-reader writes).
+(:func:`mlsmear.physics.truth.prompt_isolation`), the e/μ ``dressing`` from the record's prompt
+photons of any pT (:func:`mlsmear.physics.truth.lepton_dressing`) and, for Delphes jets, their
+``hadronFlavour`` from ``Particle`` (:func:`mlsmear.readers.delphes.delphes_hadron_flavour`: the
+labels the Delphes reader writes).
 """
 
 from __future__ import annotations
@@ -43,11 +44,13 @@ from ..physics.truth import (
     PROMPT_NEIGHBOURS,
     jet_activity,
     jet_isolation,
+    lepton_dressing,
     neighbour_context,
     prompt_collections,
     prompt_content,
     prompt_isolation,
     prompt_objects,
+    prompt_photons,
     visible_particles,
 )
 from ..readers.delphes import delphes_hadron_flavour, delphes_record
@@ -75,7 +78,10 @@ _DERIVED: dict[str, tuple[str, ...]] = {
     **dict.fromkeys(("electron", "muon"), ("jet_iso", "charge")), "photon": ("jet_iso",),
 }
 #: ... and those it computes from the generator record of each schema.
-_LEPTONS_FROM_RECORD = dict.fromkeys(("electron", "muon", "photon"), tuple(PROMPT_NEIGHBOURS))
+_LEPTONS_FROM_RECORD = {
+    **dict.fromkeys(("electron", "muon"), (*PROMPT_NEIGHBOURS, "dressing")),
+    "photon": tuple(PROMPT_NEIGHBOURS),
+}
 _DERIVED_FROM_RECORD: dict[str, dict[str, tuple[str, ...]]] = {
     "nanoaod": {"jet": ("muon_frac", "em_frac"), **_LEPTONS_FROM_RECORD},
     "delphes": {"jet": ("hadronFlavour", "muon_frac", "em_frac"), **_LEPTONS_FROM_RECORD},
@@ -136,6 +142,14 @@ def _prompt_from_record(record: ak.Array, schema: str | None) -> tuple[dict[str,
         for kind, pdg in OBJECT_PDG.items()
     }  # fmt: skip
     return prompt, None
+
+
+def _photons_from_record(record: ak.Array, schema: str | None) -> Collection:
+    """The prompt photons of any pT of each event (pt GeV, eta, phi): what dresses the leptons."""
+    if schema == "delphes":
+        return prompt_photons(delphes_record(Collection.from_awkward(record, _DELPHES_RECORD)))
+    keep = prompt_mask(record.pdgId, record.status, record.statusFlags, record.pt, 22, pt_min=0.0)
+    return Collection.from_awkward(record[keep], ("pt", "eta", "phi"))
 
 
 def content_positions(collection: ak.Array) -> ak.Array:
@@ -215,8 +229,8 @@ def derived_inputs(
         gen_jets: the chunk's GenJets (``pt`` GeV, ``eta``, ``phi``; jagged), for the MET
             model's ``ht``/``njet`` and the e/μ/γ models' ``jet_iso``.
         record: the chunk's generator record (:func:`record_columns`), for the jets' prompt
-            content (and Delphes ``hadronFlavour``) and the e/μ/γ models' ``em_iso`` and
-            ``muon_iso``; None when not needed.
+            content (and Delphes ``hadronFlavour``), the e/μ/γ models' ``em_iso`` and
+            ``muon_iso`` and the e/μ models' ``dressing``; None when not needed.
         schema: ``nanoaod`` or ``delphes``: how to read ``record``.
     """
     lacking = [n for n in derivable(model, schema if record is not None else None)
@@ -241,6 +255,8 @@ def derived_inputs(
         if set(lacking) & set(PROMPT_NEIGHBOURS):  # from the record's prompt objects
             prompt, _ = _prompt_from_record(record, schema)
             values.update(prompt_isolation(objects, kind, prompt))
+        if "dressing" in lacking:
+            values["dressing"] = lepton_dressing(objects, _photons_from_record(record, schema))
         if "charge" in lacking:  # NanoAOD GenPart: from the PDG id (e-, mu- are +11, +13)
             values["charge"] = -np.sign(ak.to_numpy(ak.flatten(truth.pdgId))).astype(np.float64)
         return {n: ak.unflatten(values[n], objects.counts) for n in lacking}

@@ -138,7 +138,7 @@ PAIR_COLUMNS = {
         (
             (
                 "pt", "eta", "phi", "mass", "charge", "pdgId", "iso", "jet_iso", "em_iso",
-                "muon_iso",
+                "muon_iso", "dressing",
             ),
             ("pt", "eta", "phi", "mass", "charge"),
         ),

@@ -26,7 +26,10 @@ Definitions (GeV):
   summed pT of the *other* prompt electrons and photons / prompt muons within Delta R < 0.4 over
   the object's pT (0: none) — what of ``jet_iso`` is prompt e/gamma or mu rather than hadrons (a
   collinear FSR photon, the other lepton of a boosted Z), which detectors' isolation treats apart
-  (:func:`prompt_isolation`).
+  (:func:`prompt_isolation`). ``dressing`` (electrons and muons): summed pT of the prompt
+  photons of any pT within Delta R < 0.1 over the lepton's pT (0: none) — the collinear FSR that
+  NanoAOD's ``GenDressedLepton`` adds back, and that a calorimeter measures with an electron
+  when it lands in the electron's cell (:func:`lepton_dressing`).
 - **GenMET**: vector sum of the neutrinos' pT; ``ht``: scalar sum of the pT of GenJets with
   pT > 20 (no eta cut); ``njet``: their number.
 """
@@ -49,6 +52,8 @@ from .met import transverse_sum
 
 __all__ = [
     "CONTENT_DR",
+    "DRESSED_PDG",
+    "DRESSING_DR",
     "FLAVOUR_DR",
     "FLAVOUR_HADRON_PT_MIN",
     "ACTIVITY_DR",
@@ -66,6 +71,7 @@ __all__ = [
     "is_hadron",
     "jet_activity",
     "jet_isolation",
+    "lepton_dressing",
     "NEIGHBOUR_INPUTS",
     "neighbour_context",
     "prompt_collections",
@@ -73,6 +79,7 @@ __all__ = [
     "prompt_content",
     "prompt_isolation",
     "prompt_objects",
+    "prompt_photons",
     "relate_jets_and_prompt",
     "stable_particles",
     "truth_objects",
@@ -89,6 +96,10 @@ PROMPT_CONTENT = {"muon_frac": ("muon",), "em_frac": ("electron", "photon")}
 #: Prompt-neighbour column of electrons, muons and photons → kinds of the other prompt objects
 #: it sums (within CONTENT_DR), see :func:`prompt_isolation`.
 PROMPT_NEIGHBOURS = {"em_iso": ("electron", "photon"), "muon_iso": ("muon",)}
+#: Cone (Delta R) of the leptons' ``dressing``: NanoAOD's GenDressedLepton's.
+DRESSING_DR = 0.1
+#: |PDG id| of the prompt objects that carry ``dressing`` (electrons, muons).
+DRESSED_PDG = (11, 13)
 FLAVOUR_HADRON_PT_MIN = 5.0
 FLAVOUR_DR = 0.3
 HT_JET_PT_MIN = 20.0
@@ -251,25 +262,41 @@ def neighbour_context(jets: Collection, *, alone: float = 10.0) -> dict[str, np.
     return {"dr_nearest": nearest, "nb_pt_ratio": ratio, "activity": activity}
 
 
-def prompt_objects(record: Collection, visible: Collection, pdg: int) -> Collection:
-    """Prompt final-state particles of |PDG id| ``pdg`` with pT > 5 GeV (columns pt, eta, phi,
-    mass, pdgId, charge, iso)."""
-    candidates = (
-        record["final"] & (np.abs(record["pid"]) == pdg) & (record["pt"] > TRUTH_OBJECT_PT_MIN)
-    )
+def _prompt(record: Collection, pdg: int, pt_min: float) -> np.ndarray:
+    """Mask of the prompt final-state particles of |PDG id| ``pdg`` with pT > ``pt_min`` GeV."""
+    candidates = record["final"] & (np.abs(record["pid"]) == pdg) & (record["pt"] > pt_min)
     rows = np.flatnonzero(candidates)
     prompt = np.zeros(len(record), dtype=bool)
     prompt[rows] = ~_from_hadron(
         record.offsets, record.event_index, rows, record["pid"], record["mother1"]
     )
+    return prompt
+
+
+def prompt_photons(record: Collection) -> Collection:
+    """The prompt final-state photons of any pT (pt, eta, phi): what dresses the leptons."""
+    return record.select(_prompt(record, 22, 0.0), ("pt", "eta", "phi"))
+
+
+def lepton_dressing(leptons: Collection, photons: Collection) -> np.ndarray:
+    """``dressing`` of each lepton (see the module docstring) from the prompt photons of any pT
+    of the same events (pt GeV, eta, phi): their pT within :data:`DRESSING_DR` over the lepton's."""
+    return cone_sums(leptons, photons, dr_max=DRESSING_DR, pt_min=0.0) / leptons["pt"]
+
+
+def prompt_objects(record: Collection, visible: Collection, pdg: int) -> Collection:
+    """Prompt final-state particles of |PDG id| ``pdg`` with pT > 5 GeV (columns pt, eta, phi,
+    mass, pdgId, charge, iso; electrons and muons also ``dressing``)."""
     objects = record.with_columns(uid=np.arange(len(record), dtype=np.int64)).select(
-        prompt, (*_PARTICLE_COLUMNS, "uid")
+        _prompt(record, pdg, TRUTH_OBJECT_PT_MIN), (*_PARTICLE_COLUMNS, "uid")
     )
     sums = cone_sums(
         objects, visible, dr_max=TRUTH_ISO_DR, pt_min=0.0, exclude=(objects["uid"], visible["uid"])
     )
     columns = {c: objects[c] for c in ("pt", "eta", "phi", "mass")}
     columns.update(pdgId=objects["pid"], charge=objects["charge"], iso=sums / objects["pt"])
+    if pdg in DRESSED_PDG:
+        columns["dressing"] = lepton_dressing(objects, prompt_photons(record))
     return Collection(objects.offsets, columns)
 
 

@@ -9,7 +9,8 @@
 - Electrons, muons, photons: truth = prompt final-state ``GenPart`` (status 1, statusFlags isPrompt
   or isDirectPromptTauDecayProduct) of the kind's |pdgId| with pT > 5 GeV, with ``jet_iso`` from
   the GenJets and ``em_iso`` / ``muon_iso`` from the other prompt objects
-  (:func:`mlsmear.physics.truth.relate_jets_and_prompt`); matched to the reco object
+  (:func:`mlsmear.physics.truth.relate_jets_and_prompt`), the leptons' ``dressing`` from the
+  prompt status-1 photons of any pT (NanoAOD keeps them all); matched to the reco object
   whose ``<Object>_genPartIdx`` points to it. A kind whose reco collection is absent from the file
   (e.g. no ``Photon_pt``) is skipped; a present collection without its link branch is an error.
 - MET: ``GenMET`` (truth) and ``MET`` (Run-3 NanoAOD v15: ``PFMET``; or another MET collection,
@@ -33,8 +34,10 @@ from ..kinds import KINDS, OBJECT_PDG
 from ..physics.collection import Collection
 from ..physics.matching import pair_tables
 from ..physics.truth import (
+    DRESSED_PDG,
     PROMPT_NEIGHBOURS,
     TRUTH_OBJECT_PT_MIN,
+    lepton_dressing,
     neighbour_context,
     relate_jets_and_prompt,
 )
@@ -81,10 +84,14 @@ def nanoaod_event_id(run: np.ndarray, lumi: np.ndarray, event: np.ndarray) -> np
     return (mixed & _MASK63).astype(np.int64)
 
 
-def prompt_mask(pdg_id: Any, status: Any, status_flags: Any, pt: Any, pdg: int) -> Any:
+def prompt_mask(
+    pdg_id: Any, status: Any, status_flags: Any, pt: Any, pdg: int,
+    pt_min: float = TRUTH_OBJECT_PT_MIN,
+) -> Any:
     """True for the prompt truth objects of |PDG id| ``pdg`` among ``GenPart`` rows: status 1,
     ``statusFlags`` isPrompt or isDirectPromptTauDecayProduct (:data:`PROMPT_FLAGS`),
-    pT > :data:`~mlsmear.physics.truth.TRUTH_OBJECT_PT_MIN` GeV.
+    pT > ``pt_min`` GeV (default :data:`~mlsmear.physics.truth.TRUTH_OBJECT_PT_MIN`; 0 for the
+    photons that dress the leptons: NanoAOD keeps the prompt photons of every pT).
 
     Element-wise on arrays of one shape: flat numpy columns or (jagged) awkward arrays alike.
     """
@@ -92,7 +99,7 @@ def prompt_mask(pdg_id: Any, status: Any, status_flags: Any, pt: Any, pdg: int) 
         (status == 1)
         & (abs(pdg_id) == pdg)
         & ((status_flags & PROMPT_FLAGS) != 0)
-        & (pt > TRUTH_OBJECT_PT_MIN)
+        & (pt > pt_min)
     )
 
 
@@ -153,6 +160,9 @@ def _read_file(
     if "GenJet_hadronFlavour" in keys:
         extra["hadronFlavour"] = flat_values(arrays["GenJet_hadronFlavour"])
     truth = {"jet": related["jet"].with_columns(**extra)}
+    photons = gen.select(
+        prompt_mask(gen["pdgId"], gen["status"], gen["statusFlags"], gen["pt"], 22, pt_min=0.0)
+    )
     jets = jagged_collection(arrays, {c: f"Jet_{c}" for c in _KINEMATICS})
     if btag_branch in keys:
         discriminant = flat_values(arrays[btag_branch])
@@ -169,6 +179,8 @@ def _read_file(
         truth[kind] = truth[kind].with_columns(
             **{c: related[kind][c] for c in ("jet_iso", *PROMPT_NEIGHBOURS)}
         )
+        if OBJECT_PDG[kind] in DRESSED_PDG:
+            truth[kind] = truth[kind].with_columns(dressing=lepton_dressing(truth[kind], photons))
     truth["met"], reco["met"] = missing_et(
         arrays, ("GenMET_pt", "GenMET_phi"), (f"{met}_pt", f"{met}_phi"), gen_jets
     )

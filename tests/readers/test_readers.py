@@ -10,7 +10,7 @@ import pytest
 import uproot
 
 from mlsmear.pairs import OBJECT_KINDS, RECO_ONLY, validate_table, write_pairs
-from mlsmear.physics.matching import LEFTOVER_DR, MATCH_DR
+from mlsmear.physics.matching import LEFTOVER_DR, MATCH_DR, match_rows
 from mlsmear.readers import (
     nanoaod_event_id,
     pairs_from_source,
@@ -68,6 +68,40 @@ def test_nanoaod_leptons_met_and_event_ids(nano_tt):
     assert expected.dtype == np.int64 and np.all(expected >= 0)
     dy = read_pairs_from_nanoaod(NANO_DY)
     assert dy["photon"].num_rows > 0  # this file has photons
+
+
+def test_nanoaod_dressing_agrees_with_the_files_own_dressed_leptons():
+    """The leptons' dressing from the prompt GenPart photons (any pT, ΔR < 0.1) against the file's
+    GenDressedLepton (CMS's own dressing, pT > 15 GeV, |η| < 2.5): dressed pT / bare pT − 1.
+    Tolerance: GenPart pTs are stored with 8-bit mantissas (rounding ≤ 2^-9 of the lepton's and of
+    each photon's pT; GenDressedLepton is stored in full) and GenDressedLepton adds the photons as
+    vectors, not scalars (≤ 1 − cos 0.1 = 0.005 of the dressing)."""
+    dy = read_pairs_from_nanoaod(NANO_DY)
+    tree = uproot.open(NANO_DY)["Events"]
+    dressed = tree.arrays([f"GenDressedLepton_{c}" for c in ("pt", "eta", "phi")] +
+                          ["run", "luminosityBlock", "event"])  # fmt: skip
+    ids = nanoaod_event_id(
+        *(ak.to_numpy(dressed[b]) for b in ("run", "luminosityBlock", "event"))
+    )
+    event = np.repeat(ids, ak.to_numpy(ak.num(dressed.GenDressedLepton_pt)))
+    flat = {
+        c: ak.to_numpy(ak.flatten(dressed[f"GenDressedLepton_{c}"])) for c in ("pt", "eta", "phi")
+    }
+    n_compared = 0
+    for kind in ("electron", "muon"):
+        leptons = dy[kind].to_pandas()
+        match = match_rows(leptons.event.to_numpy(), leptons.truth_eta.to_numpy(),
+                           leptons.truth_phi.to_numpy(), event, flat["eta"], flat["phi"],
+                           dr_max=0.1)  # fmt: skip
+        ok = match >= 0
+        expected = flat["pt"][match[ok]] / leptons.truth_pt.to_numpy()[ok] - 1
+        dressing = leptons.truth_dressing.to_numpy()[ok]
+        bound = 2**-9 * (1 + 2 * dressing) + 0.005 * dressing
+        np.testing.assert_array_less(np.abs(dressing - expected), bound)
+        assert np.all(leptons.truth_dressing >= 0)
+        n_compared += ok.sum()
+    assert n_compared >= 20 and (dy["electron"].column("truth_dressing").to_numpy() > 0.1).any()
+    assert "truth_dressing" not in dy["photon"].column_names
 
 
 def test_delphes_delta_r_matching():
