@@ -27,6 +27,7 @@ labels the Delphes reader writes).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,15 +43,15 @@ from ..physics.collection import Collection
 from ..physics.truth import (
     NEIGHBOUR_INPUTS,
     PROMPT_NEIGHBOURS,
+    TRUTH_OBJECT_PT_MIN,
     jet_activity,
     jet_isolation,
     lepton_dressing,
     neighbour_context,
-    prompt_collections,
     prompt_content,
     prompt_isolation,
     prompt_objects,
-    prompt_photons,
+    prompt_particles,
     visible_particles,
 )
 from ..readers.delphes import delphes_hadron_flavour, delphes_record
@@ -131,25 +132,24 @@ def record_columns(events: Any, schema: str) -> dict[str, Any]:
     return {n: events.GenPart[n] for n in _NANOAOD_PROMPT}
 
 
-def _prompt_from_record(record: ak.Array, schema: str | None) -> tuple[dict[str, Collection], Any]:
-    """Prompt e/μ/γ of each event by kind, and the Delphes record (None for NanoAOD)."""
+def _prompt_from_record(
+    record: ak.Array, schema: str | None, pdgs: Mapping[str, int] = OBJECT_PDG,
+    pt_min: float = TRUTH_OBJECT_PT_MIN,
+) -> tuple[dict[str, Collection], Any]:
+    """The prompt status-1 particles of each event with pT > ``pt_min`` GeV (pt, eta, phi) by
+    kind (``pdgs``: kind → \\|PDG id\\|; by default e/μ/γ above 5 GeV), and the Delphes record
+    (None for NanoAOD)."""
     if schema == "delphes":
         particles = delphes_record(Collection.from_awkward(record, _DELPHES_RECORD))
-        return prompt_collections(particles, visible_particles(particles)), particles
+        return {kind: prompt_particles(particles, pdg, pt_min) for kind, pdg in pdgs.items()}, \
+            particles
     prompt = {
-        kind: Collection.from_awkward(Selection("prompt-nanoaod", pdg).apply(record),
-                                      ("pt", "eta", "phi"))
-        for kind, pdg in OBJECT_PDG.items()
+        kind: Collection.from_awkward(
+            record[prompt_mask(record.pdgId, record.status, record.statusFlags, record.pt, pdg,
+                               pt_min=pt_min)], ("pt", "eta", "phi"))
+        for kind, pdg in pdgs.items()
     }  # fmt: skip
     return prompt, None
-
-
-def _photons_from_record(record: ak.Array, schema: str | None) -> Collection:
-    """The prompt photons of any pT of each event (pt GeV, eta, phi): what dresses the leptons."""
-    if schema == "delphes":
-        return prompt_photons(delphes_record(Collection.from_awkward(record, _DELPHES_RECORD)))
-    keep = prompt_mask(record.pdgId, record.status, record.statusFlags, record.pt, 22, pt_min=0.0)
-    return Collection.from_awkward(record[keep], ("pt", "eta", "phi"))
 
 
 def content_positions(collection: ak.Array) -> ak.Array:
@@ -255,8 +255,9 @@ def derived_inputs(
         if set(lacking) & set(PROMPT_NEIGHBOURS):  # from the record's prompt objects
             prompt, _ = _prompt_from_record(record, schema)
             values.update(prompt_isolation(objects, kind, prompt))
-        if "dressing" in lacking:
-            values["dressing"] = lepton_dressing(objects, _photons_from_record(record, schema))
+        if "dressing" in lacking:  # from the record's prompt photons of any pT
+            photons, _ = _prompt_from_record(record, schema, {"photon": 22}, pt_min=0.0)
+            values["dressing"] = lepton_dressing(objects, photons["photon"])
         if "charge" in lacking:  # NanoAOD GenPart: from the PDG id (e-, mu- are +11, +13)
             values["charge"] = -np.sign(ak.to_numpy(ak.flatten(truth.pdgId))).astype(np.float64)
         return {n: ak.unflatten(values[n], objects.counts) for n in lacking}

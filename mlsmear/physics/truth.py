@@ -52,8 +52,9 @@ from .met import transverse_sum
 
 __all__ = [
     "CONTENT_DR",
-    "DRESSED_PDG",
+    "DRESSED_KINDS",
     "DRESSING_DR",
+    "dressed",
     "FLAVOUR_DR",
     "FLAVOUR_HADRON_PT_MIN",
     "ACTIVITY_DR",
@@ -79,7 +80,7 @@ __all__ = [
     "prompt_content",
     "prompt_isolation",
     "prompt_objects",
-    "prompt_photons",
+    "prompt_particles",
     "relate_jets_and_prompt",
     "stable_particles",
     "truth_objects",
@@ -98,8 +99,8 @@ PROMPT_CONTENT = {"muon_frac": ("muon",), "em_frac": ("electron", "photon")}
 PROMPT_NEIGHBOURS = {"em_iso": ("electron", "photon"), "muon_iso": ("muon",)}
 #: Cone (Delta R) of the leptons' ``dressing``: NanoAOD's GenDressedLepton's.
 DRESSING_DR = 0.1
-#: |PDG id| of the prompt objects that carry ``dressing`` (electrons, muons).
-DRESSED_PDG = (11, 13)
+#: Kinds of the prompt objects that carry ``dressing``.
+DRESSED_KINDS = ("electron", "muon")
 FLAVOUR_HADRON_PT_MIN = 5.0
 FLAVOUR_DR = 0.3
 HT_JET_PT_MIN = 20.0
@@ -273,9 +274,12 @@ def _prompt(record: Collection, pdg: int, pt_min: float) -> np.ndarray:
     return prompt
 
 
-def prompt_photons(record: Collection) -> Collection:
-    """The prompt final-state photons of any pT (pt, eta, phi): what dresses the leptons."""
-    return record.select(_prompt(record, 22, 0.0), ("pt", "eta", "phi"))
+def prompt_particles(record: Collection, pdg: int, pt_min: float = TRUTH_OBJECT_PT_MIN
+                     ) -> Collection:
+    """The prompt final-state particles of |PDG id| ``pdg`` with pT > ``pt_min`` GeV (pt, eta,
+    phi): the prompt objects' kinematics (``pt_min`` 5 GeV), or with ``pdg`` 22 and ``pt_min`` 0
+    the photons that dress the leptons."""
+    return record.select(_prompt(record, pdg, pt_min), ("pt", "eta", "phi"))
 
 
 def lepton_dressing(leptons: Collection, photons: Collection) -> np.ndarray:
@@ -286,7 +290,7 @@ def lepton_dressing(leptons: Collection, photons: Collection) -> np.ndarray:
 
 def prompt_objects(record: Collection, visible: Collection, pdg: int) -> Collection:
     """Prompt final-state particles of |PDG id| ``pdg`` with pT > 5 GeV (columns pt, eta, phi,
-    mass, pdgId, charge, iso; electrons and muons also ``dressing``)."""
+    mass, pdgId, charge, iso)."""
     objects = record.with_columns(uid=np.arange(len(record), dtype=np.int64)).select(
         _prompt(record, pdg, TRUTH_OBJECT_PT_MIN), (*_PARTICLE_COLUMNS, "uid")
     )
@@ -295,9 +299,17 @@ def prompt_objects(record: Collection, visible: Collection, pdg: int) -> Collect
     )
     columns = {c: objects[c] for c in ("pt", "eta", "phi", "mass")}
     columns.update(pdgId=objects["pid"], charge=objects["charge"], iso=sums / objects["pt"])
-    if pdg in DRESSED_PDG:
-        columns["dressing"] = lepton_dressing(objects, prompt_photons(record))
     return Collection(objects.offsets, columns)
+
+
+def dressed(prompt: Mapping[str, Collection], photons: Collection) -> dict[str, Collection]:
+    """``prompt`` (prompt objects by kind) with the ``dressing`` of the :data:`DRESSED_KINDS`
+    among them, from the prompt photons of any pT of the same events (pt GeV, eta, phi)."""
+    return {
+        kind: objects.with_columns(dressing=lepton_dressing(objects, photons))
+        if kind in DRESSED_KINDS else objects
+        for kind, objects in prompt.items()
+    }  # fmt: skip
 
 
 def prompt_content(jets: Collection, prompt: Mapping[str, Collection]) -> dict[str, np.ndarray]:
@@ -341,8 +353,10 @@ def prompt_isolation(
 
 
 def prompt_collections(record: Collection, visible: Collection) -> dict[str, Collection]:
-    """The prompt objects of a record by kind (``electron``, ``muon``, ``photon``)."""
-    return {kind: prompt_objects(record, visible, pdg) for kind, pdg in OBJECT_PDG.items()}
+    """The prompt objects of a record by kind (``electron``, ``muon``, ``photon``; electrons and
+    muons with their ``dressing``)."""
+    prompt = {kind: prompt_objects(record, visible, pdg) for kind, pdg in OBJECT_PDG.items()}
+    return dressed(prompt, prompt_particles(record, 22, 0.0))
 
 
 def relate_jets_and_prompt(

@@ -34,10 +34,9 @@ from ..kinds import KINDS, OBJECT_PDG
 from ..physics.collection import Collection
 from ..physics.matching import pair_tables
 from ..physics.truth import (
-    DRESSED_PDG,
     PROMPT_NEIGHBOURS,
     TRUTH_OBJECT_PT_MIN,
-    lepton_dressing,
+    dressed,
     neighbour_context,
     relate_jets_and_prompt,
 )
@@ -174,13 +173,13 @@ def _read_file(
             flat_values(arrays["Jet_genJetIdx"]),
         )
     }  # fmt: skip
+    objects = {}
     for kind in kinds:
-        truth[kind], reco[kind], matches[kind] = _objects(kind, gen, prompt[kind], arrays, keys)
-        truth[kind] = truth[kind].with_columns(
+        objects[kind], reco[kind], matches[kind] = _objects(kind, gen, prompt[kind], arrays, keys)
+        objects[kind] = objects[kind].with_columns(
             **{c: related[kind][c] for c in ("jet_iso", *PROMPT_NEIGHBOURS)}
         )
-        if OBJECT_PDG[kind] in DRESSED_PDG:
-            truth[kind] = truth[kind].with_columns(dressing=lepton_dressing(truth[kind], photons))
+    truth.update(dressed(objects, photons))
     truth["met"], reco["met"] = missing_et(
         arrays, ("GenMET_pt", "GenMET_phi"), (f"{met}_pt", f"{met}_phi"), gen_jets
     )

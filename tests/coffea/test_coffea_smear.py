@@ -347,9 +347,7 @@ def test_prompt_isolation_as_the_readers_define_it(prompt_isolated_leptons, sche
                                  schema)
         for name in ("em_iso", "muon_iso", "dressing")[: 2 if kind == "photon" else 3]:
             stored = pairs[kind].column(f"truth_{name}").to_numpy()
-            # Delphes' prompt objects come with their dressing from the selection itself
-            values = derived[name] if name in derived else selection.apply(ak.zip(columns))[name]
-            np.testing.assert_allclose(ak.to_numpy(ak.flatten(values)), stored,
+            np.testing.assert_allclose(ak.to_numpy(ak.flatten(derived[name])), stored,
                                        rtol=1e-5, atol=1e-6)
             nonzero += int((stored > 0).sum())
     # not all trivially zero on NanoAOD (Drell-Yan FSR photons); the bundled Delphes file (2
@@ -381,6 +379,21 @@ def test_nan_in_jet_iso_is_refused(isolated_leptons):
                         "mass": [[0.0, 0.0]], "charge": [[-1, 1]], "jet_iso": [[0.02, np.nan]]})
     with pytest.raises(ValueError, match="'jet_iso' has 1 NaN/inf"):
         mlsmear.smear(electrons, model=isolated_leptons, kind="electron")
+
+
+def test_dressing_nan_missing_and_empty(prompt_isolated_leptons):
+    """A NaN dressing is refused, a collection that lacks it (and has no generator record to
+    derive it from) is named, and a zero-event chunk smears to zero events."""
+    electrons = {"pt": [[30.0, 40.0]], "eta": [[0.1, 1.0]], "phi": [[0.0, 2.0]],
+                 "mass": [[0.0, 0.0]], "charge": [[-1, 1]], "em_iso": [[0.0, 0.1]],
+                 "muon_iso": [[0.0, 0.0]]}  # fmt: skip
+    with pytest.raises(ValueError, match="'dressing' has 1 NaN/inf"):
+        mlsmear.smear(ak.zip({**electrons, "dressing": [[0.02, np.nan]]}),
+                      model=prompt_isolated_leptons, kind="electron")
+    with pytest.raises(ValueError, match=r"lacks field\(s\) \['dressing'\]"):
+        mlsmear.smear(ak.zip(electrons), model=prompt_isolated_leptons, kind="electron")
+    empty = nano_events(NANO_DY, entry_start=0, entry_stop=0)
+    assert len(mlsmear.smear(empty.GenPart, kind="electron", model=prompt_isolated_leptons)) == 0
 
 
 def test_plain_dask_array_needs_an_event_id(tiny_bundle_dir):

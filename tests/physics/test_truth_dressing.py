@@ -7,7 +7,7 @@ import pytest
 
 from mlsmear.physics.truth import (
     DRESSING_DR,
-    prompt_objects,
+    prompt_collections,
     truth_objects,
     visible_particles,
 )
@@ -18,7 +18,7 @@ def _record(rows: list[tuple]) -> Collection:
     """Events of (pid, mother1, final, pt, eta, phi) rows; row 0 of each event is the beam."""
     counts = [len(event) for event in rows]
     flat = [row for event in rows for row in event]
-    pid, mother1, final, pt, eta, phi = (np.array(c) for c in zip(*flat, strict=True))
+    pid, mother1, final, pt, eta, phi = np.array(flat, dtype=float).reshape(-1, 6).T
     return Collection.from_counts(counts, {
         "pid": pid.astype(np.int64), "mother1": mother1.astype(np.int64),
         "final": final.astype(bool), "pt": pt.astype(float), "eta": eta.astype(float),
@@ -40,13 +40,12 @@ def test_dressing_counts_prompt_photons_of_any_pt_inside_the_cone():
         (-11, 1, True, 30.0, -1.0, 2.0),  # the positron: no photon near it
     ]
     alone = [beam, (13, 0, True, 25.0, 0.0, 1.0), (22, 0, True, 4.0, 0.0, 1.0 + 0.099)]
-    record = _record([event, alone])
-    visible = visible_particles(record)
-    electrons = prompt_objects(record, visible, 11)
-    np.testing.assert_allclose(electrons["dressing"], [2.0 / 40.0, 0.0])
-    muons = prompt_objects(record, visible, 13)
-    np.testing.assert_allclose(muons["dressing"], [4.0 / 25.0])
-    assert "dressing" not in prompt_objects(record, visible, 22).names  # photons: no dressing
+    bare = [beam, (-13, 0, True, 20.0, 1.0, -1.0)]  # no photon in the event at all
+    record = _record([event, alone, bare])
+    prompt = prompt_collections(record, visible_particles(record))
+    np.testing.assert_allclose(prompt["electron"]["dressing"], [2.0 / 40.0, 0.0])
+    np.testing.assert_allclose(prompt["muon"]["dressing"], [4.0 / 25.0, 0.0])
+    assert "dressing" not in prompt["photon"].names  # photons: no dressing
 
 
 @pytest.mark.parametrize("kind", ["electron", "muon"])
@@ -61,3 +60,9 @@ def test_dressing_of_generated_leptons_is_defined_and_not_all_zero(kind):
     assert len(leptons) > 0
     assert np.all(np.isfinite(leptons["dressing"])) and np.all(leptons["dressing"] >= 0)
     assert np.any(leptons["dressing"] > 0)
+
+
+def test_dressing_of_a_record_without_events():
+    record = _record([])
+    prompt = prompt_collections(record, visible_particles(record))
+    assert len(prompt["electron"]["dressing"]) == 0 and len(prompt["muon"]["dressing"]) == 0
