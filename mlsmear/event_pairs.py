@@ -138,6 +138,8 @@ def tag_columns(table: pa.Table) -> tuple[dict[str, np.ndarray], dict[str, str]]
 
 _PROMPT_ISOLATION = (
     ("truth_jet_iso", "jet_iso", "quantile"),
+    ("truth_nb_jet_dr", "nb_jet_dr", "quantile"),
+    ("truth_nb_jet_ratio", "nb_jet_ratio", "quantile"),
     ("truth_em_iso", "em_iso", "quantile"),
     ("truth_muon_iso", "muon_iso", "quantile"),
 )

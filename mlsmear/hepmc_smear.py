@@ -11,7 +11,8 @@ collections ``mlsmear.smear_events`` writes (:class:`mlsmear.coffea.collections.
   GeV, ``hadronFlavour``, ``dr_nearest``, ``nb_pt_ratio``, ``activity``, ``muon_frac``,
   ``em_frac``);
 - ``GenPart``: the prompt final-state electrons, then muons, then photons of each event (pT > 5
-  GeV; ``pdgId``, ``charge``, ``iso``, ``jet_iso``, ``em_iso``, ``muon_iso``, ``status`` 1,
+  GeV; ``pdgId``, ``charge``, ``iso``, ``jet_iso``, ``nb_jet_dr``, ``nb_jet_ratio``, ``em_iso``,
+  ``muon_iso``, ``status`` 1,
   ``genPartIdxMother`` -1: their mothers are not stored; the fields the three kinds share, so
   not the leptons' ``dressing``). Like NanoAOD's pruned ``GenPart``, not the whole record;
 - ``GenMET``: ``pt``, ``phi`` (the neutrinos; GeV), ``ht`` (GeV), ``njet``.

@@ -115,6 +115,9 @@ DERIVED_INPUTS: dict[str, str] = {
     "dr_c": "ΔR to the closest other GenJet with hadronFlavour 4 (10: none; as dr_b)",
     "jet_iso": "(pT of the closest GenJet within ΔR < 0.4 minus the object pT) over the object "
     "pT, >= 0 (0: no GenJet that close)",
+    "nb_jet_dr": "ΔR to the closest GenJet other than the object's own (the one jet_iso reads; "
+    "10: none)",
+    "nb_jet_ratio": "pT of that GenJet over the object pT (0: none)",
     "em_iso": "summed pT of the other prompt electrons and photons within ΔR < 0.4 over the "
     "object pT (0: none)",
     "muon_iso": "summed pT of the other prompt muons within ΔR < 0.4 over the object pT (0: none)",

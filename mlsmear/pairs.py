@@ -20,7 +20,8 @@ Optional columns with fixed names and types: ``truth_hadronFlavour`` (int8: 5, 4
 ``truth_dr_nearest``, ``truth_nb_pt_ratio``, ``truth_activity``, ``truth_muon_frac``,
 ``truth_em_frac`` (float32), ``reco_btagDeepFlavB`` (float32, NanoAOD), ``reco_btag`` (bool,
 false when not matched), ``truth_charge``, ``reco_charge`` (int8, 0 when not matched),
-``truth_pdgId`` (int32), ``truth_iso``, ``truth_jet_iso``, ``truth_em_iso``, ``truth_muon_iso``,
+``truth_pdgId`` (int32), ``truth_iso``, ``truth_jet_iso``, ``truth_nb_jet_dr``,
+``truth_nb_jet_ratio``, ``truth_em_iso``, ``truth_muon_iso``,
 ``truth_dressing`` (float32; electrons and muons, from a full generator record: generated or
 Delphes ``Particle``) and ``weight`` (float32,
 per-row event weight; absent means every row has weight 1). Any other column is allowed and
@@ -107,6 +108,8 @@ EXTRA_COLUMNS = {
     "truth_pdgId": pa.int32(),
     "truth_iso": _F,
     "truth_jet_iso": _F,
+    "truth_nb_jet_dr": _F,
+    "truth_nb_jet_ratio": _F,
     "truth_em_iso": _F,
     "truth_muon_iso": _F,
     "truth_dressing": _F,

@@ -123,7 +123,7 @@ def smear_chunk(
         source_counts: objects per event of the unsliced truth collection (NanoAOD links only).
         run, lumi, event: per-event identity (``None`` reads as 0).
         gen_jets: GenJet pt (GeV), eta, phi per event, for the MET model's ``ht``/``njet`` and
-            the e/μ/γ models' ``jet_iso``.
+            the e/μ/γ models' ``jet_iso``, ``nb_jet_dr`` and ``nb_jet_ratio``.
         record: the generator record (:func:`mlsmear.coffea.truth.record_columns`), for the jet
             model's prompt content and Delphes ``hadronFlavour``, the e/μ/γ models' ``em_iso``
             and ``muon_iso``.

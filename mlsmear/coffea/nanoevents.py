@@ -57,7 +57,7 @@ def _lazy_identity(events: Any, event_id: Any) -> tuple[Any, Any, Any]:
 
 def _gen_jets(events: Any, model: KindModel, columns: Mapping[str, Any]) -> Any:
     """GenJet pT, η, φ per event when the model needs inputs computed from them that the truth
-    lacks (MET's ht/njet; e/μ/γ jet_iso), else None."""
+    lacks (MET's ht/njet; e/μ/γ jet_iso, nb_jet_dr, nb_jet_ratio), else None."""
     needed = [n for n in derivable(model) if n not in columns]
     if not needed:
         return None

@@ -137,8 +137,8 @@ PAIR_COLUMNS = {
         ("electron", "muon", "photon"),
         (
             (
-                "pt", "eta", "phi", "mass", "charge", "pdgId", "iso", "jet_iso", "em_iso",
-                "muon_iso", "dressing",
+                "pt", "eta", "phi", "mass", "charge", "pdgId", "iso", "jet_iso", "nb_jet_dr",
+                "nb_jet_ratio", "em_iso", "muon_iso", "dressing",
             ),
             ("pt", "eta", "phi", "mass", "charge"),
         ),

@@ -22,7 +22,11 @@ Definitions (GeV):
   the other visible final-state particles within Delta R < 0.4, divided by the object's pT.
   ``jet_iso``: the same idea from GenJets alone (NanoAOD keeps GenJets but prunes the particles):
   (pT of the closest GenJet within Delta R < 0.4, which contains the object, minus the object's
-  pT) over the object's pT, at least 0; 0 when no GenJet is that close. ``em_iso`` / ``muon_iso``:
+  pT) over the object's pT, at least 0; 0 when no GenJet is that close. ``nb_jet_dr`` /
+  ``nb_jet_ratio``: Delta R to the closest GenJet other than that one (10 when none) and its pT
+  over the object's (0 when none) — a neighbouring jet whose edge reaches into the detector's
+  isolation cone, which is wider than the object's own GenJet (:func:`jet_neighbours`).
+  ``em_iso`` / ``muon_iso``:
   summed pT of the *other* prompt electrons and photons / prompt muons within Delta R < 0.4 over
   the object's pT (0: none) — what of ``jet_iso`` is prompt e/gamma or mu rather than hadrons (a
   collinear FSR photon, the other lepton of a boosted Z), which detectors' isolation treats apart
@@ -72,6 +76,8 @@ __all__ = [
     "is_hadron",
     "jet_activity",
     "jet_isolation",
+    "JET_NEIGHBOUR_INPUTS",
+    "jet_neighbours",
     "lepton_dressing",
     "NEIGHBOUR_INPUTS",
     "neighbour_context",
@@ -106,6 +112,8 @@ FLAVOUR_DR = 0.3
 HT_JET_PT_MIN = 20.0
 #: Cone (Delta R) of the jets' ``activity`` input.
 ACTIVITY_DR = 1.0
+#: Names of the e/μ/γ inputs from the GenJets beside their own, see :func:`jet_neighbours`.
+JET_NEIGHBOUR_INPUTS = ("nb_jet_dr", "nb_jet_ratio")
 #: Names of the jets' neighbourhood inputs, see :func:`neighbour_context`.
 NEIGHBOUR_INPUTS = ("dr_nearest", "nb_pt_ratio", "activity")
 #: |PDG id| of particles no detector sees: neutrinos and the lightest neutralino.
@@ -220,6 +228,43 @@ def jet_isolation(objects: Collection, jets: Collection) -> np.ndarray:
         objects.offsets, objects["pt"], objects["eta"], objects["phi"],
         jets.offsets, jets["pt"], jets["eta"], jets["phi"], CONTENT_DR,
     )  # fmt: skip
+
+
+@numba.njit(cache=True)
+def _jet_neighbours(obj_offsets, obj_pt, obj_eta, obj_phi, jet_offsets, jet_pt, jet_eta, jet_phi,
+                    own_dr, alone):  # fmt: skip
+    dr = np.full(len(obj_pt), alone)
+    ratio = np.zeros(len(obj_pt))
+    for event in range(len(obj_offsets) - 1):
+        for i in range(obj_offsets[event], obj_offsets[event + 1]):
+            own, own_d2 = -1, own_dr * own_dr
+            for j in range(jet_offsets[event], jet_offsets[event + 1]):
+                d2 = delta_r2(obj_eta[i], obj_phi[i], jet_eta[j], jet_phi[j])
+                if d2 < own_d2:
+                    own, own_d2 = j, d2
+            best, best_pt = alone * alone, -1.0
+            for j in range(jet_offsets[event], jet_offsets[event + 1]):
+                d2 = delta_r2(obj_eta[i], obj_phi[i], jet_eta[j], jet_phi[j])
+                if j != own and d2 < best:
+                    best, best_pt = d2, jet_pt[j]
+            if best_pt > 0.0:
+                dr[i] = np.sqrt(best)
+                ratio[i] = best_pt / obj_pt[i]
+    return dr, ratio
+
+
+def jet_neighbours(objects: Collection, jets: Collection, *, alone: float = 10.0
+                   ) -> dict[str, np.ndarray]:
+    """``nb_jet_dr`` and ``nb_jet_ratio`` (see the module docstring) of each object from the
+    GenJets of its event (pt GeV, eta, phi): the object's own GenJet is the one ``jet_iso``
+    reads (:func:`jet_isolation`); ``alone`` is the ΔR of an object with no other GenJet."""
+    if objects.n_events != jets.n_events:
+        raise ValueError(f"objects have {objects.n_events} events, jets {jets.n_events}")
+    dr, ratio = _jet_neighbours(
+        objects.offsets, objects["pt"], objects["eta"], objects["phi"],
+        jets.offsets, jets["pt"], jets["eta"], jets["phi"], CONTENT_DR, alone,
+    )  # fmt: skip
+    return {"nb_jet_dr": dr, "nb_jet_ratio": ratio}
 
 
 def stable_particles(record: Collection) -> Collection:
@@ -362,13 +407,14 @@ def prompt_collections(record: Collection, visible: Collection) -> dict[str, Col
 def relate_jets_and_prompt(
     jets: Collection, prompt: Mapping[str, Collection]
 ) -> dict[str, Collection]:
-    """``{"jet": jets with muon_frac, em_frac; kind: prompt objects with jet_iso, em_iso,
-    muon_iso}``: the truth inputs that relate the GenJets and the prompt objects of the same
-    events."""
+    """``{"jet": jets with muon_frac, em_frac; kind: prompt objects with jet_iso, nb_jet_dr,
+    nb_jet_ratio, em_iso, muon_iso}``: the truth inputs that relate the GenJets and the prompt
+    objects of the same events."""
     related = {"jet": jets.with_columns(**prompt_content(jets, prompt))}
     for kind, objects in prompt.items():
         related[kind] = objects.with_columns(
-            jet_iso=jet_isolation(objects, jets), **prompt_isolation(objects, kind, prompt)
+            jet_iso=jet_isolation(objects, jets), **jet_neighbours(objects, jets),
+            **prompt_isolation(objects, kind, prompt),
         )
     return related
 

@@ -12,7 +12,8 @@ rule of :mod:`mlsmear.physics.matching` (Delta R < 0.2 for jets, then leftovers 
   it is 0 for every GenJet (as in ``tests/data/delphes.root``), and where a card fills it, it is a
   parton flavour (heaviest quark within Delta R 0.5, gluon 21), not a hadron flavour.
 - Electrons, muons, photons: truth = prompt final-state particles of the ``Particle`` record
-  (same definition, ``truth_iso``, ``truth_jet_iso``, ``truth_em_iso``, ``truth_muon_iso`` and
+  (same definition, ``truth_iso``, ``truth_jet_iso``, ``truth_nb_jet_dr``, ``truth_nb_jet_ratio``,
+  ``truth_em_iso``, ``truth_muon_iso`` and
   the leptons' ``truth_dressing`` as :mod:`mlsmear.physics.truth`); reco = the ``Electron``,
   ``Muon``, ``Photon`` branches.
 - MET: ``GenMissingET`` and ``MissingET``; ``truth_ht`` / ``truth_njet`` from the GenJets with

@@ -7,8 +7,9 @@
   threshold). ``reco_btag`` = ``Jet_btagDeepFlavB > btag_threshold`` and ``reco_btagDeepFlavB`` =
   the discriminant itself (what a tag head learns) when that branch exists.
 - Electrons, muons, photons: truth = prompt final-state ``GenPart`` (status 1, statusFlags isPrompt
-  or isDirectPromptTauDecayProduct) of the kind's |pdgId| with pT > 5 GeV, with ``jet_iso`` from
-  the GenJets and ``em_iso`` / ``muon_iso`` from the other prompt objects
+  or isDirectPromptTauDecayProduct) of the kind's |pdgId| with pT > 5 GeV, with ``jet_iso``,
+  ``nb_jet_dr`` and ``nb_jet_ratio`` from the GenJets and ``em_iso`` / ``muon_iso`` from the other
+  prompt objects
   (:func:`mlsmear.physics.truth.relate_jets_and_prompt`), the leptons' ``dressing`` from the
   prompt status-1 photons of any pT (NanoAOD keeps them all); matched to the reco object
   whose ``<Object>_genPartIdx`` points to it. A kind whose reco collection is absent from the file
@@ -34,6 +35,7 @@ from ..kinds import KINDS, OBJECT_PDG
 from ..physics.collection import Collection
 from ..physics.matching import pair_tables
 from ..physics.truth import (
+    JET_NEIGHBOUR_INPUTS,
     PROMPT_NEIGHBOURS,
     TRUTH_OBJECT_PT_MIN,
     dressed,
@@ -177,7 +179,7 @@ def _read_file(
     for kind in kinds:
         objects[kind], reco[kind], matches[kind] = _objects(kind, gen, prompt[kind], arrays, keys)
         objects[kind] = objects[kind].with_columns(
-            **{c: related[kind][c] for c in ("jet_iso", *PROMPT_NEIGHBOURS)}
+            **{c: related[kind][c] for c in ("jet_iso", *JET_NEIGHBOUR_INPUTS, *PROMPT_NEIGHBOURS)}
         )
     truth.update(dressed(objects, photons))
     truth["met"], reco["met"] = missing_et(

@@ -267,22 +267,26 @@ def test_nanoaod_jets_with_prompt_content_dask_equals_eager(flavour_jets):
 
 @pytest.fixture(scope="module")
 def isolated_leptons(tmp_path_factory):
-    """Electron and muon models that also read jet_iso (trained in a second on the toy)."""
+    """Electron and muon models that also read jet_iso, nb_jet_dr and nb_jet_ratio (trained in a
+    second on the toy)."""
     rng = np.random.default_rng(2)
     models = {}
     for kind in ("electron", "muon"):
         truth = SyntheticDetector().truth(5000, rng)
         truth["jet_iso"] = rng.random(5000) ** 3  # mostly isolated
+        truth["nb_jet_dr"], truth["nb_jet_ratio"] = 0.4 + 5 * rng.random(5000), rng.random(5000)
         reco, matched = SyntheticDetector().reconstruct(truth, rng)
-        inputs = [("pt", "quantile"), ("eta", "quantile"), ("jet_iso", "quantile")]
+        inputs = [("pt", "quantile"), ("eta", "quantile"), ("jet_iso", "quantile"),
+                  ("nb_jet_dr", "quantile"), ("nb_jet_ratio", "quantile")]
         models[kind] = fit_model(kind, truth, reco, matched, inputs=inputs, config=TINY)
     return mlsmear.Bundle("iso", models).save(tmp_path_factory.mktemp("iso"))
 
 
 @pytest.mark.parametrize("schema", ["nanoaod", "delphes"])
 def test_jet_iso_as_the_readers_define_it(isolated_leptons, schema):
-    """Leptons' jet_iso derived from the events' GenJets equals the readers' truth_jet_iso;
-    smearing GenPart (NanoAOD) / Particle (Delphes) reads it; dask equals eager."""
+    """Leptons' jet_iso, nb_jet_dr and nb_jet_ratio derived from the events' GenJets equal the
+    readers' truth columns; smearing GenPart (NanoAOD) / Particle (Delphes) reads them; dask
+    equals eager."""
     if schema == "nanoaod":
         events, pairs = nano_events(NANO_DY, mode="eager"), read_pairs_from_nanoaod(NANO_DY)
         source, lazy_events = events.GenPart, nano_events(NANO_DY, mode="dask")
@@ -296,10 +300,12 @@ def test_jet_iso_as_the_readers_define_it(isolated_leptons, schema):
                                kind="electron", model=model, schema=schema_of(events))
     truth = selection.apply(ak.zip(columns))
     gen_jets = ak.zip({n: events.GenJet[n] for n in ("pt", "eta", "phi")})
-    derived = derived_inputs(model, truth, gen_jets)["jet_iso"]
-    stored = pairs["electron"].column("truth_jet_iso").to_numpy()
-    assert stored.size > 1 and np.ptp(stored) > 0
-    np.testing.assert_allclose(ak.to_numpy(ak.flatten(derived)), stored, rtol=1e-6, atol=1e-6)
+    derived = derived_inputs(model, truth, gen_jets)
+    for name in ("jet_iso", "nb_jet_dr", "nb_jet_ratio"):
+        stored = pairs["electron"].column(f"truth_{name}").to_numpy()
+        assert stored.size > 1 and np.ptp(stored) > 0
+        np.testing.assert_allclose(ak.to_numpy(ak.flatten(derived[name])), stored, rtol=1e-6,
+                                   atol=1e-6)
     eager = mlsmear.smear(source, kind="electron", model=isolated_leptons, seed=4)
     lazy = mlsmear.smear(lazy_source, kind="electron", model=isolated_leptons, seed=4)
     assert ak.sum(ak.num(eager)) > 0 and ak.array_equal(lazy.compute().pt, eager.pt)
@@ -378,7 +384,8 @@ def test_nan_in_jet_iso_is_refused(isolated_leptons):
     electrons = ak.zip({"pt": [[30.0, 40.0]], "eta": [[0.1, 1.0]], "phi": [[0.0, 2.0]],
                         "mass": [[0.0, 0.0]], "charge": [[-1, 1]], "jet_iso": [[0.02, np.nan]]})
     with pytest.raises(ValueError, match="'jet_iso' has 1 NaN/inf"):
-        mlsmear.smear(electrons, model=isolated_leptons, kind="electron")
+        mlsmear.smear(electrons, model=isolated_leptons, kind="electron",
+                      extra={"nb_jet_dr": [[1.0, 2.0]], "nb_jet_ratio": [[0.5, 0.1]]})
 
 
 def test_dressing_nan_missing_and_empty(prompt_isolated_leptons):

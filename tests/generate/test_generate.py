@@ -92,22 +92,30 @@ def test_jet_prompt_content_by_brute_force(ttbar):
 
 def test_lepton_jet_isolation_by_brute_force(ttbar):
     """jet_iso: (pT of the closest GenJet within Delta R < 0.4 minus the object's pT) over the
-    object's pT, at least 0, and 0 without such a jet — recomputed here row by row."""
+    object's pT, at least 0, and 0 without such a jet; nb_jet_dr / nb_jet_ratio: Delta R to the
+    closest other GenJet and its pT over the object's (10 / 0 without one) — recomputed here
+    row by row."""
     tables = {kind: _tables(ttbar)[kind].to_pandas() for kind in KINDS}
     jets = tables["jet"]
     for kind in ("electron", "muon", "photon"):
-        expected = []
+        expected = {"jet_iso": [], "nb_jet_dr": [], "nb_jet_ratio": []}
         for _, obj in tables[kind].iterrows():
             same = jets[jets["event"] == obj["event"]]
             dphi = np.angle(np.exp(1j * (same["truth_phi"].to_numpy() - obj["truth_phi"])))
             dr = np.hypot(same["truth_eta"].to_numpy() - obj["truth_eta"], dphi)
-            if dr.size == 0 or dr.min() >= 0.4:
-                expected.append(0.0)
-            else:
-                jet_pt = same["truth_pt"].to_numpy()[np.argmin(dr)]
-                expected.append(max(jet_pt - obj["truth_pt"], 0.0) / obj["truth_pt"])
-        np.testing.assert_allclose(tables[kind]["truth_jet_iso"], expected, rtol=1e-5, atol=1e-5)
+            jet_pt = same["truth_pt"].to_numpy()
+            own = np.argmin(dr) if dr.size and dr.min() < 0.4 else None
+            iso = 0.0 if own is None else max(jet_pt[own] - obj["truth_pt"], 0.0) / obj["truth_pt"]
+            expected["jet_iso"].append(iso)
+            others = np.ones(dr.size, bool) if own is None else np.arange(dr.size) != own
+            near = np.argmin(np.where(others, dr, np.inf)) if others.any() else None
+            expected["nb_jet_dr"].append(10.0 if near is None else dr[near])
+            expected["nb_jet_ratio"].append(0.0 if near is None else jet_pt[near] / obj["truth_pt"])
+        for name, values in expected.items():
+            np.testing.assert_allclose(tables[kind][f"truth_{name}"], values, rtol=1e-5,
+                                       atol=1e-5)
     assert (tables["muon"]["truth_jet_iso"] > 0).any()  # not all trivially zero
+    assert (tables["electron"]["truth_nb_jet_dr"] < 1.0).any()  # some have a jet beside them
 
 
 def test_prompt_isolation_by_brute_force(ttbar):
