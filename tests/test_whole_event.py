@@ -23,7 +23,8 @@ from mlsmear.physics.truth import ACTIVITY_DR, neighbour_context
 from mlsmear.readers.nanoaod import prompt_mask
 from mlsmear.synthetic import SyntheticDetector
 from mlsmear.training import TrainConfig, fit_model
-from mlsmear.validation.closure import CLOSURE_MIN_EVENTS, closure_metrics
+from mlsmear.validation.closure import CLOSURE_MIN_EVENTS, closure_metrics, object_checks
+from mlsmear.validation.sampling import KindSample, Reco
 from mlsmear.whole_event import smear_event
 
 SMALL = TrainConfig(trunk=(32, 32), head=32, epochs=6, batch_size=512, progress=False, seed=5)
@@ -289,3 +290,35 @@ def test_whole_events_on_empty_and_bad_input(object_met_bundle):
                         np.zeros(3), "dmet_py")
     with pytest.raises(ValueError, match="dmet_px.*NaN"):  # NaN in the recoil
         mlsmear.smear(bad, model=bundle["met"], event_id=np.arange(3))
+
+
+def test_dilepton_pairs_both_kept_and_isolated_efficiency():
+    """object_checks counts, per kind, the events with exactly two accepted leptons whose two
+    are both reconstructed (hand-counted here), apart from each lepton's efficiency."""
+    # events 0-3: two muons of 40 GeV; event 4: three (not a pair); event 5: one in acceptance
+    event = np.array([0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 4, 5, 5])
+    pt = np.array([40.0] * 11 + [40.0, 10.0])
+    eta = np.zeros(event.size)
+    teacher = np.array([1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1, 1, 1], dtype=bool)
+    learnt = np.array([1, 1, 1, 0, 0, 1, 1, 0, 1, 1, 1, 1, 0], dtype=bool)
+    truth = {"pt": pt, "eta": eta, "jet_iso": np.zeros(event.size)}
+    values = {"pt": pt}
+    sample = KindSample("muon", event, truth, Reco(teacher, values))
+    checks = object_checks({"muon": sample}, {"muon": Reco(learnt, values)})
+    pairs = checks["muon_pairs_both_kept"]["pt25+"]
+    assert pairs["objects"] == 4  # events 0-3
+    assert pairs["teacher"] == pytest.approx(3 / 4) and pairs["learnt"] == pytest.approx(1 / 4)
+    single = checks["muon_efficiency"]["pt25+"]
+    assert single["objects"] == 12
+    assert single["teacher"] == pytest.approx(11 / 12) and single["learnt"] == pytest.approx(9 / 12)
+
+
+def test_a_rate_on_one_object_is_not_judged():
+    """One event with a pair, kept by the teacher and lost by the learnt model: a difference of 1
+    whose σ is not 0, so it is not judged (pass None) rather than failed."""
+    event, pt = np.array([0, 0]), np.array([40.0, 50.0])
+    truth = {"pt": pt, "eta": np.zeros(2), "jet_iso": np.zeros(2)}
+    sample = KindSample("electron", event, truth, Reco(np.ones(2, bool), {"pt": pt}))
+    row = object_checks({"electron": sample}, {"electron": Reco(np.zeros(2, bool), {"pt": pt})})[
+        "electron_pairs_both_kept"]["pt25+"]
+    assert row["diff"] == -1.0 and row["sigma"] > 0.1 and row["pass"] is None
