@@ -13,8 +13,8 @@ Two steps, so that the same code serves eager, virtual and dask-awkward events:
 :func:`derived_inputs` computes the model inputs a truth collection lacks but its chunk defines:
 ``ht`` and ``njet`` of the MET model from the GenJets (:func:`mlsmear.physics.truth.jet_activity`:
 jets with pT > 20 GeV, no η cut), ``jet_iso``, ``nb_jet_dr`` and ``nb_jet_ratio`` of electrons,
-muons and photons from the GenJets (:func:`mlsmear.physics.truth.jet_isolation`,
-:func:`mlsmear.physics.truth.jet_neighbours`), the e/μ ``charge`` from NanoAOD's ``pdgId``,
+muons and photons from the GenJets (:func:`mlsmear.physics.truth.jet_surroundings`), the e/μ
+``charge`` from NanoAOD's ``pdgId``,
 the jets' neighbourhood (``dr_nearest``,
 ``nb_pt_ratio``, ``activity``: :func:`mlsmear.physics.truth.neighbour_context`), their
 ``muon_frac`` and ``em_frac`` from the prompt objects of the generator record (NanoAOD
@@ -42,13 +42,12 @@ from ..met_context import RECOIL_FIELDS
 from ..model import KindModel
 from ..physics.collection import Collection
 from ..physics.truth import (
-    JET_NEIGHBOUR_INPUTS,
+    JET_SURROUNDINGS,
     NEIGHBOUR_INPUTS,
     PROMPT_NEIGHBOURS,
     TRUTH_OBJECT_PT_MIN,
     jet_activity,
-    jet_isolation,
-    jet_neighbours,
+    jet_surroundings,
     lepton_dressing,
     neighbour_context,
     prompt_content,
@@ -79,8 +78,8 @@ _NANOAOD_PROMPT = (*_NANOAOD_RECORD, "pt", "eta", "phi")
 #: the sampled objects' context).
 _DERIVED: dict[str, tuple[str, ...]] = {
     "jet": (*NEIGHBOUR_INPUTS, *CLAIM_FIELDS), "met": ("ht", "njet", *RECOIL_FIELDS),
-    **dict.fromkeys(("electron", "muon"), ("jet_iso", *JET_NEIGHBOUR_INPUTS, "charge")),
-    "photon": ("jet_iso", *JET_NEIGHBOUR_INPUTS),
+    **dict.fromkeys(("electron", "muon"), (*JET_SURROUNDINGS, "charge")),
+    "photon": JET_SURROUNDINGS,
 }
 #: ... and those it computes from the generator record of each schema.
 _LEPTONS_FROM_RECORD = {
@@ -251,14 +250,13 @@ def derived_inputs(
     if kind != "jet":
         objects = Collection.from_awkward(truth, ("pt", "eta", "phi"))
         values = {}
-        from_jets = [n for n in ("jet_iso", *JET_NEIGHBOUR_INPUTS) if n in lacking]
+        from_jets = [n for n in JET_SURROUNDINGS if n in lacking]
         if from_jets:
             if gen_jets is None:
                 raise ValueError(f"the {model.kind} model needs {from_jets}: give the events' "
                                  "GenJets")
             jets = Collection.from_awkward(gen_jets, ("pt", "eta", "phi"))
-            values["jet_iso"] = jet_isolation(objects, jets)
-            values.update(jet_neighbours(objects, jets))
+            values.update(jet_surroundings(objects, jets))
         if set(lacking) & set(PROMPT_NEIGHBOURS):  # from the record's prompt objects
             prompt, _ = _prompt_from_record(record, schema)
             values.update(prompt_isolation(objects, kind, prompt))

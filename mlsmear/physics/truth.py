@@ -25,7 +25,7 @@ Definitions (GeV):
   pT) over the object's pT, at least 0; 0 when no GenJet is that close. ``nb_jet_dr`` /
   ``nb_jet_ratio``: Delta R to the closest GenJet other than that one (10 when none) and its pT
   over the object's (0 when none) — a neighbouring jet whose edge reaches into the detector's
-  isolation cone, which is wider than the object's own GenJet (:func:`jet_neighbours`).
+  isolation cone, which is wider than the object's own GenJet (:func:`jet_surroundings`).
   ``em_iso`` / ``muon_iso``:
   summed pT of the *other* prompt electrons and photons / prompt muons within Delta R < 0.4 over
   the object's pT (0: none) — what of ``jet_iso`` is prompt e/gamma or mu rather than hadrons (a
@@ -75,9 +75,8 @@ __all__ = [
     "gen_met",
     "is_hadron",
     "jet_activity",
-    "jet_isolation",
-    "JET_NEIGHBOUR_INPUTS",
-    "jet_neighbours",
+    "JET_SURROUNDINGS",
+    "jet_surroundings",
     "lepton_dressing",
     "NEIGHBOUR_INPUTS",
     "neighbour_context",
@@ -112,8 +111,8 @@ FLAVOUR_DR = 0.3
 HT_JET_PT_MIN = 20.0
 #: Cone (Delta R) of the jets' ``activity`` input.
 ACTIVITY_DR = 1.0
-#: Names of the e/μ/γ inputs from the GenJets beside their own, see :func:`jet_neighbours`.
-JET_NEIGHBOUR_INPUTS = ("nb_jet_dr", "nb_jet_ratio")
+#: Names of the e/μ/γ inputs from the GenJets around them, see :func:`jet_surroundings`.
+JET_SURROUNDINGS = ("jet_iso", "nb_jet_dr", "nb_jet_ratio")
 #: Names of the jets' neighbourhood inputs, see :func:`neighbour_context`.
 NEIGHBOUR_INPUTS = ("dr_nearest", "nb_pt_ratio", "activity")
 #: |PDG id| of particles no detector sees: neutrinos and the lightest neutralino.
@@ -205,66 +204,43 @@ def _neighbours(offsets, pt, eta, phi, alone, activity_dr):
 
 
 @numba.njit(cache=True)
-def _jet_isolation(obj_offsets, obj_pt, obj_eta, obj_phi, jet_offsets, jet_pt, jet_eta, jet_phi,
-                   dr_max):  # fmt: skip
-    out = np.zeros(len(obj_pt))
-    for event in range(len(obj_offsets) - 1):
-        for i in range(obj_offsets[event], obj_offsets[event + 1]):
-            best, best_pt = dr_max * dr_max, -1.0
-            for j in range(jet_offsets[event], jet_offsets[event + 1]):
-                d2 = delta_r2(obj_eta[i], obj_phi[i], jet_eta[j], jet_phi[j])
-                if d2 < best:
-                    best, best_pt = d2, jet_pt[j]
-            if best_pt > 0.0:
-                out[i] = max(best_pt - obj_pt[i], 0.0) / obj_pt[i]
-    return out
-
-
-def jet_isolation(objects: Collection, jets: Collection) -> np.ndarray:
-    """``jet_iso`` of each object (see the module docstring) from the GenJets of its event."""
-    if objects.n_events != jets.n_events:
-        raise ValueError(f"objects have {objects.n_events} events, jets {jets.n_events}")
-    return _jet_isolation(
-        objects.offsets, objects["pt"], objects["eta"], objects["phi"],
-        jets.offsets, jets["pt"], jets["eta"], jets["phi"], CONTENT_DR,
-    )  # fmt: skip
-
-
-@numba.njit(cache=True)
-def _jet_neighbours(obj_offsets, obj_pt, obj_eta, obj_phi, jet_offsets, jet_pt, jet_eta, jet_phi,
-                    own_dr, alone):  # fmt: skip
+def _jet_surroundings(obj_offsets, obj_pt, obj_eta, obj_phi, jet_offsets, jet_pt, jet_eta,
+                      jet_phi, own_dr, alone):  # fmt: skip
+    iso = np.zeros(len(obj_pt))
     dr = np.full(len(obj_pt), alone)
     ratio = np.zeros(len(obj_pt))
     for event in range(len(obj_offsets) - 1):
         for i in range(obj_offsets[event], obj_offsets[event + 1]):
-            own, own_d2 = -1, own_dr * own_dr
+            # the closest and the second closest GenJet (first found wins a tie)
+            d1, j1, d2nd, j2 = np.inf, -1, np.inf, -1
             for j in range(jet_offsets[event], jet_offsets[event + 1]):
                 d2 = delta_r2(obj_eta[i], obj_phi[i], jet_eta[j], jet_phi[j])
-                if d2 < own_d2:
-                    own, own_d2 = j, d2
-            best, best_pt = alone * alone, -1.0
-            for j in range(jet_offsets[event], jet_offsets[event + 1]):
-                d2 = delta_r2(obj_eta[i], obj_phi[i], jet_eta[j], jet_phi[j])
-                if j != own and d2 < best:
-                    best, best_pt = d2, jet_pt[j]
-            if best_pt > 0.0:
-                dr[i] = np.sqrt(best)
-                ratio[i] = best_pt / obj_pt[i]
-    return dr, ratio
+                if d2 < d1:
+                    d2nd, j2, d1, j1 = d1, j1, d2, j
+                elif d2 < d2nd:
+                    d2nd, j2 = d2, j
+            if j1 >= 0 and d1 < own_dr * own_dr:  # the object's own GenJet: jet_iso
+                iso[i] = max(jet_pt[j1] - obj_pt[i], 0.0) / obj_pt[i]
+                d1, j1 = d2nd, j2  # the neighbour is the next one
+            if j1 >= 0 and d1 < alone * alone:
+                dr[i] = np.sqrt(d1)
+                ratio[i] = jet_pt[j1] / obj_pt[i]
+    return iso, dr, ratio
 
 
-def jet_neighbours(objects: Collection, jets: Collection, *, alone: float = 10.0
-                   ) -> dict[str, np.ndarray]:
-    """``nb_jet_dr`` and ``nb_jet_ratio`` (see the module docstring) of each object from the
-    GenJets of its event (pt GeV, eta, phi): the object's own GenJet is the one ``jet_iso``
-    reads (:func:`jet_isolation`); ``alone`` is the ΔR of an object with no other GenJet."""
+def jet_surroundings(objects: Collection, jets: Collection, *, alone: float = 10.0
+                     ) -> dict[str, np.ndarray]:
+    """``jet_iso``, ``nb_jet_dr`` and ``nb_jet_ratio`` (see the module docstring) of each object
+    from the GenJets of its event (pt GeV, eta, phi), in one pass over them: the object's own
+    GenJet (the closest within :data:`CONTENT_DR`) makes ``jet_iso``, the closest other one the
+    neighbour; ``alone`` is the ΔR of an object with no other GenJet."""
     if objects.n_events != jets.n_events:
         raise ValueError(f"objects have {objects.n_events} events, jets {jets.n_events}")
-    dr, ratio = _jet_neighbours(
+    values = _jet_surroundings(
         objects.offsets, objects["pt"], objects["eta"], objects["phi"],
         jets.offsets, jets["pt"], jets["eta"], jets["phi"], CONTENT_DR, alone,
     )  # fmt: skip
-    return {"nb_jet_dr": dr, "nb_jet_ratio": ratio}
+    return dict(zip(JET_SURROUNDINGS, values, strict=True))
 
 
 def stable_particles(record: Collection) -> Collection:
@@ -413,8 +389,7 @@ def relate_jets_and_prompt(
     related = {"jet": jets.with_columns(**prompt_content(jets, prompt))}
     for kind, objects in prompt.items():
         related[kind] = objects.with_columns(
-            jet_iso=jet_isolation(objects, jets), **jet_neighbours(objects, jets),
-            **prompt_isolation(objects, kind, prompt),
+            **jet_surroundings(objects, jets), **prompt_isolation(objects, kind, prompt)
         )
     return related
 

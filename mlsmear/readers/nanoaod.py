@@ -35,7 +35,7 @@ from ..kinds import KINDS, OBJECT_PDG
 from ..physics.collection import Collection
 from ..physics.matching import pair_tables
 from ..physics.truth import (
-    JET_NEIGHBOUR_INPUTS,
+    JET_SURROUNDINGS,
     PROMPT_NEIGHBOURS,
     TRUTH_OBJECT_PT_MIN,
     dressed,
@@ -179,7 +179,7 @@ def _read_file(
     for kind in kinds:
         objects[kind], reco[kind], matches[kind] = _objects(kind, gen, prompt[kind], arrays, keys)
         objects[kind] = objects[kind].with_columns(
-            **{c: related[kind][c] for c in ("jet_iso", *JET_NEIGHBOUR_INPUTS, *PROMPT_NEIGHBOURS)}
+            **{c: related[kind][c] for c in (*JET_SURROUNDINGS, *PROMPT_NEIGHBOURS)}
         )
     truth.update(dressed(objects, photons))
     truth["met"], reco["met"] = missing_et(

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from mlsmear.physics.collection import Collection
-from mlsmear.physics.truth import jet_isolation, jet_neighbours
+from mlsmear.physics.truth import jet_surroundings
 
 
 def _objects(counts: list[int], pt: list[float], eta: list[float], phi: list[float]) -> Collection:
@@ -19,14 +19,14 @@ def test_own_jet_skipped_neighbour_found_alone_and_no_jets():
     # event 1: a lepton with one jet at ΔR 0.6 (not its own: beyond 0.4); event 2: no jets
     leptons = _objects([1, 1, 1], [40.0, 30.0, 20.0], [0.0, 1.0, -1.0], [0.0, 0.0, 0.0])
     jets = _objects([3, 1, 0], [42.0, 80.0, 20.0, 15.0], [0.05, 0.45, 2.0, 1.6], [0.0] * 4)
-    out = jet_neighbours(leptons, jets)
+    out = jet_surroundings(leptons, jets)
     np.testing.assert_allclose(out["nb_jet_dr"], [0.45, 0.6, 10.0])
     np.testing.assert_allclose(out["nb_jet_ratio"], [80.0 / 40.0, 15.0 / 30.0, 0.0])
-    np.testing.assert_allclose(jet_isolation(leptons, jets), [2.0 / 40.0, 0.0, 0.0])
+    np.testing.assert_allclose(out["jet_iso"], [2.0 / 40.0, 0.0, 0.0])
 
 
 def test_zero_events_and_mismatched_events():
     none = _objects([], [], [], [])
-    assert jet_neighbours(none, none)["nb_jet_dr"].size == 0
+    assert jet_surroundings(none, none)["nb_jet_dr"].size == 0
     with pytest.raises(ValueError, match="objects have 1 events, jets 0"):
-        jet_neighbours(_objects([1], [10.0], [0.0], [0.0]), none)
+        jet_surroundings(_objects([1], [10.0], [0.0], [0.0]), none)
