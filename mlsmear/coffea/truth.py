@@ -135,22 +135,28 @@ def record_columns(events: Any, schema: str) -> dict[str, Any]:
     return {n: events.GenPart[n] for n in _NANOAOD_PROMPT}
 
 
+#: What :func:`_prompt_from_record` selects by default: the prompt e/μ/γ (|PDG id|, pT > 5 GeV).
+_PROMPT_OBJECTS = {kind: (pdg, TRUTH_OBJECT_PT_MIN) for kind, pdg in OBJECT_PDG.items()}
+#: ... and the prompt photons of any pT, which dress the leptons.
+_DRESSING_PHOTONS = {"dressing_photons": (22, 0.0)}
+
+
 def _prompt_from_record(
-    record: ak.Array, schema: str | None, pdgs: Mapping[str, int] = OBJECT_PDG,
-    pt_min: float = TRUTH_OBJECT_PT_MIN,
+    record: ak.Array, schema: str | None,
+    selections: Mapping[str, tuple[int, float]] = _PROMPT_OBJECTS,
 ) -> tuple[dict[str, Collection], Any]:
-    """The prompt status-1 particles of each event with pT > ``pt_min`` GeV (pt, eta, phi) by
-    kind (``pdgs``: kind → \\|PDG id\\|; by default e/μ/γ above 5 GeV), and the Delphes record
-    (None for NanoAOD)."""
+    """The prompt status-1 particles of each event (pt GeV, eta, phi) by name, for
+    ``selections``: name → (\\|PDG id\\|, pT above which, GeV); and the Delphes record (None for
+    NanoAOD), read once for all of them."""
     if schema == "delphes":
         particles = delphes_record(Collection.from_awkward(record, _DELPHES_RECORD))
-        return {kind: prompt_particles(particles, pdg, pt_min) for kind, pdg in pdgs.items()}, \
-            particles
+        return {name: prompt_particles(particles, pdg, pt_min)
+                for name, (pdg, pt_min) in selections.items()}, particles
     prompt = {
-        kind: Collection.from_awkward(
+        name: Collection.from_awkward(
             record[prompt_mask(record.pdgId, record.status, record.statusFlags, record.pt, pdg,
                                pt_min=pt_min)], ("pt", "eta", "phi"))
-        for kind, pdg in pdgs.items()
+        for name, (pdg, pt_min) in selections.items()
     }  # fmt: skip
     return prompt, None
 
@@ -257,12 +263,14 @@ def derived_inputs(
                                  "GenJets")
             jets = Collection.from_awkward(gen_jets, ("pt", "eta", "phi"))
             values.update(jet_surroundings(objects, jets))
-        if set(lacking) & set(PROMPT_NEIGHBOURS):  # from the record's prompt objects
-            prompt, _ = _prompt_from_record(record, schema)
+        isolation = bool(set(lacking) & set(PROMPT_NEIGHBOURS))  # from the record's prompt e/μ/γ
+        selections = {**(_PROMPT_OBJECTS if isolation else {}),
+                      **(_DRESSING_PHOTONS if "dressing" in lacking else {})}
+        prompt = _prompt_from_record(record, schema, selections)[0] if selections else {}
+        if isolation:
             values.update(prompt_isolation(objects, kind, prompt))
-        if "dressing" in lacking:  # from the record's prompt photons of any pT
-            photons, _ = _prompt_from_record(record, schema, {"photon": 22}, pt_min=0.0)
-            values["dressing"] = lepton_dressing(objects, photons["photon"])
+        if "dressing" in lacking:
+            values["dressing"] = lepton_dressing(objects, prompt["dressing_photons"])
         if "charge" in lacking:  # NanoAOD GenPart: from the PDG id (e-, mu- are +11, +13)
             values["charge"] = -np.sign(ak.to_numpy(ak.flatten(truth.pdgId))).astype(np.float64)
         return {n: ak.unflatten(values[n], objects.counts) for n in lacking}
