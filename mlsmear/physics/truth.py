@@ -233,9 +233,14 @@ def jet_surroundings(objects: Collection, jets: Collection, *, alone: float = 10
     """``jet_iso``, ``nb_jet_dr`` and ``nb_jet_ratio`` (see the module docstring) of each object
     from the GenJets of its event (pt GeV, eta, phi), in one pass over them: the object's own
     GenJet (the closest within :data:`CONTENT_DR`) makes ``jet_iso``, the closest other one the
-    neighbour; ``alone`` is the ΔR of an object with no other GenJet."""
+    neighbour; ``alone`` is the ΔR of an object with no other GenJet. ``ValueError`` for a GenJet
+    with a NaN/inf pT, η or φ (it would silently count as no jet)."""
     if objects.n_events != jets.n_events:
         raise ValueError(f"objects have {objects.n_events} events, jets {jets.n_events}")
+    bad = sum(int(np.count_nonzero(~np.isfinite(jets[c]))) for c in ("pt", "eta", "phi"))
+    if bad:
+        raise ValueError(f"GenJets hold {bad} NaN/inf pt/eta/phi value(s): jet_iso, nb_jet_dr "
+                         "and nb_jet_ratio would be undefined")
     values = _jet_surroundings(
         objects.offsets, objects["pt"], objects["eta"], objects["phi"],
         jets.offsets, jets["pt"], jets["eta"], jets["phi"], CONTENT_DR, alone,

@@ -30,3 +30,9 @@ def test_zero_events_and_mismatched_events():
     assert jet_surroundings(none, none)["nb_jet_dr"].size == 0
     with pytest.raises(ValueError, match="objects have 1 events, jets 0"):
         jet_surroundings(_objects([1], [10.0], [0.0], [0.0]), none)
+
+
+def test_a_nan_genjet_is_refused():
+    leptons = _objects([1], [40.0], [0.0], [0.0])
+    with pytest.raises(ValueError, match="GenJets hold 1 NaN/inf"):
+        jet_surroundings(leptons, _objects([2], [30.0, 20.0], [np.nan, 1.0], [0.0, 0.0]))
