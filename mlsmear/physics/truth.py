@@ -317,8 +317,14 @@ def lepton_dressing(leptons: Collection, photons: Collection) -> np.ndarray:
 def prompt_objects(record: Collection, visible: Collection, pdg: int) -> Collection:
     """Prompt final-state particles of |PDG id| ``pdg`` with pT > 5 GeV (columns pt, eta, phi,
     mass, pdgId, charge, iso)."""
+    return _objects(record, visible, _prompt(record, pdg, TRUTH_OBJECT_PT_MIN))
+
+
+def _objects(record: Collection, visible: Collection, rows: np.ndarray) -> Collection:
+    """The particles of ``record`` where the mask ``rows`` holds, as prompt objects (columns pt,
+    eta, phi, mass, pdgId, charge, iso from the ``visible`` particles of the same events)."""
     objects = record.with_columns(uid=np.arange(len(record), dtype=np.int64)).select(
-        _prompt(record, pdg, TRUTH_OBJECT_PT_MIN), (*_PARTICLE_COLUMNS, "uid")
+        rows, (*_PARTICLE_COLUMNS, "uid")
     )
     sums = cone_sums(
         objects, visible, dr_max=TRUTH_ISO_DR, pt_min=0.0, exclude=(objects["uid"], visible["uid"])
@@ -381,8 +387,14 @@ def prompt_isolation(
 def prompt_collections(record: Collection, visible: Collection) -> dict[str, Collection]:
     """The prompt objects of a record by kind (``electron``, ``muon``, ``photon``; electrons and
     muons with their ``dressing``)."""
-    prompt = {kind: prompt_objects(record, visible, pdg) for kind, pdg in OBJECT_PDG.items()}
-    return dressed(prompt, prompt_particles(record, 22, 0.0))
+    photons = _prompt(record, OBJECT_PDG["photon"], 0.0)  # one ancestry walk serves both
+    rows = {
+        kind: photons & (record["pt"] > TRUTH_OBJECT_PT_MIN) if kind == "photon"
+        else _prompt(record, pdg, TRUTH_OBJECT_PT_MIN)
+        for kind, pdg in OBJECT_PDG.items()
+    }  # fmt: skip
+    prompt = {kind: _objects(record, visible, mask) for kind, mask in rows.items()}
+    return dressed(prompt, record.select(photons, ("pt", "eta", "phi")))
 
 
 def relate_jets_and_prompt(

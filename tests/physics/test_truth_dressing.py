@@ -46,6 +46,9 @@ def test_dressing_counts_prompt_photons_of_any_pt_inside_the_cone():
     np.testing.assert_allclose(prompt["electron"]["dressing"], [2.0 / 40.0, 0.0])
     np.testing.assert_allclose(prompt["muon"]["dressing"], [4.0 / 25.0, 0.0])
     assert "dressing" not in prompt["photon"].names  # photons: no dressing
+    # the photon objects are the prompt photons above 5 GeV of the same ancestry walk
+    np.testing.assert_array_equal(prompt["photon"].counts, [1, 0, 0])
+    np.testing.assert_allclose(prompt["photon"]["pt"], [8.0])
 
 
 @pytest.mark.parametrize("kind", ["electron", "muon"])
