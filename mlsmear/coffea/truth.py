@@ -42,10 +42,11 @@ from ..met_context import RECOIL_FIELDS
 from ..model import KindModel
 from ..physics.collection import Collection
 from ..physics.truth import (
+    DRESSING_PHOTONS,
     JET_SURROUNDINGS,
     NEIGHBOUR_INPUTS,
     PROMPT_NEIGHBOURS,
-    TRUTH_OBJECT_PT_MIN,
+    PROMPT_OBJECTS,
     jet_activity,
     jet_surroundings,
     lepton_dressing,
@@ -135,23 +136,16 @@ def record_columns(events: Any, schema: str) -> dict[str, Any]:
     return {n: events.GenPart[n] for n in _NANOAOD_PROMPT}
 
 
-#: What :func:`_prompt_from_record` selects by default: the prompt e/μ/γ (|PDG id|, pT > 5 GeV).
-_PROMPT_OBJECTS = {kind: (pdg, TRUTH_OBJECT_PT_MIN) for kind, pdg in OBJECT_PDG.items()}
-#: ... and the prompt photons of any pT, which dress the leptons.
-_DRESSING_PHOTONS = {"dressing_photons": (22, 0.0)}
-
-
 def _prompt_from_record(
     record: ak.Array, schema: str | None,
-    selections: Mapping[str, tuple[int, float]] = _PROMPT_OBJECTS,
+    selections: Mapping[str, tuple[int, float]] = PROMPT_OBJECTS,
 ) -> tuple[dict[str, Collection], Any]:
     """The prompt status-1 particles of each event (pt GeV, eta, phi) by name, for
     ``selections``: name → (\\|PDG id\\|, pT above which, GeV); and the Delphes record (None for
     NanoAOD), read once for all of them."""
     if schema == "delphes":
         particles = delphes_record(Collection.from_awkward(record, _DELPHES_RECORD))
-        return {name: prompt_particles(particles, pdg, pt_min)
-                for name, (pdg, pt_min) in selections.items()}, particles
+        return prompt_particles(particles, selections), particles
     prompt = {
         name: Collection.from_awkward(
             record[prompt_mask(record.pdgId, record.status, record.statusFlags, record.pt, pdg,
@@ -264,8 +258,8 @@ def derived_inputs(
             jets = Collection.from_awkward(gen_jets, ("pt", "eta", "phi"))
             values.update(jet_surroundings(objects, jets))
         isolation = bool(set(lacking) & set(PROMPT_NEIGHBOURS))  # from the record's prompt e/μ/γ
-        selections = {**(_PROMPT_OBJECTS if isolation else {}),
-                      **(_DRESSING_PHOTONS if "dressing" in lacking else {})}
+        selections = {**(PROMPT_OBJECTS if isolation else {}),
+                      **(DRESSING_PHOTONS if "dressing" in lacking else {})}
         prompt = _prompt_from_record(record, schema, selections)[0] if selections else {}
         if isolation:
             values.update(prompt_isolation(objects, kind, prompt))

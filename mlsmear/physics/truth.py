@@ -57,6 +57,7 @@ from .met import transverse_sum
 __all__ = [
     "CONTENT_DR",
     "DRESSED_KINDS",
+    "DRESSING_PHOTONS",
     "DRESSING_DR",
     "dressed",
     "FLAVOUR_DR",
@@ -84,6 +85,7 @@ __all__ = [
     "PROMPT_NEIGHBOURS",
     "prompt_content",
     "prompt_isolation",
+    "PROMPT_OBJECTS",
     "prompt_objects",
     "prompt_particles",
     "relate_jets_and_prompt",
@@ -113,6 +115,10 @@ HT_JET_PT_MIN = 20.0
 ACTIVITY_DR = 1.0
 #: Names of the e/μ/γ inputs from the GenJets around them, see :func:`jet_surroundings`.
 JET_SURROUNDINGS = ("jet_iso", "nb_jet_dr", "nb_jet_ratio")
+#: The prompt objects: kind → (|PDG id|, pT above which, GeV), for :func:`prompt_particles`.
+PROMPT_OBJECTS = {kind: (pdg, TRUTH_OBJECT_PT_MIN) for kind, pdg in OBJECT_PDG.items()}
+#: ... and the prompt photons of any pT, which dress the leptons (:func:`lepton_dressing`).
+DRESSING_PHOTONS = {"dressing_photons": (OBJECT_PDG["photon"], 0.0)}
 #: Names of the jets' neighbourhood inputs, see :func:`neighbour_context`.
 NEIGHBOUR_INPUTS = ("dr_nearest", "nb_pt_ratio", "activity")
 #: |PDG id| of particles no detector sees: neutrinos and the lightest neutralino.
@@ -300,12 +306,24 @@ def _prompt(record: Collection, pdg: int, pt_min: float) -> np.ndarray:
     return prompt
 
 
-def prompt_particles(record: Collection, pdg: int, pt_min: float = TRUTH_OBJECT_PT_MIN
-                     ) -> Collection:
-    """The prompt final-state particles of |PDG id| ``pdg`` with pT > ``pt_min`` GeV (pt, eta,
-    phi): the prompt objects' kinematics (``pt_min`` 5 GeV), or with ``pdg`` 22 and ``pt_min`` 0
-    the photons that dress the leptons."""
-    return record.select(_prompt(record, pdg, pt_min), ("pt", "eta", "phi"))
+def _prompt_masks(record: Collection, selections: Mapping[str, tuple[int, float]]
+                  ) -> dict[str, np.ndarray]:
+    """Masks of the prompt final-state particles by name, for ``selections``: name → (|PDG id|,
+    pT above which, GeV); one ancestry walk per PDG id, at its lowest pT."""
+    lowest: dict[int, float] = {}
+    for pdg, pt_min in selections.values():
+        lowest[pdg] = min(pt_min, lowest.get(pdg, np.inf))
+    walked = {pdg: _prompt(record, pdg, pt_min) for pdg, pt_min in lowest.items()}
+    return {name: walked[pdg] & (record["pt"] > pt_min)
+            for name, (pdg, pt_min) in selections.items()}
+
+
+def prompt_particles(record: Collection, selections: Mapping[str, tuple[int, float]]
+                     ) -> dict[str, Collection]:
+    """The prompt final-state particles (pt GeV, eta, phi) by name, for ``selections``: name →
+    (|PDG id|, pT above which, GeV), e.g. :data:`PROMPT_OBJECTS` and :data:`DRESSING_PHOTONS`."""
+    return {name: record.select(mask, ("pt", "eta", "phi"))
+            for name, mask in _prompt_masks(record, selections).items()}
 
 
 def lepton_dressing(leptons: Collection, photons: Collection) -> np.ndarray:
@@ -387,14 +405,9 @@ def prompt_isolation(
 def prompt_collections(record: Collection, visible: Collection) -> dict[str, Collection]:
     """The prompt objects of a record by kind (``electron``, ``muon``, ``photon``; electrons and
     muons with their ``dressing``)."""
-    photons = _prompt(record, OBJECT_PDG["photon"], 0.0)  # one ancestry walk serves both
-    rows = {
-        kind: photons & (record["pt"] > TRUTH_OBJECT_PT_MIN) if kind == "photon"
-        else _prompt(record, pdg, TRUTH_OBJECT_PT_MIN)
-        for kind, pdg in OBJECT_PDG.items()
-    }  # fmt: skip
-    prompt = {kind: _objects(record, visible, mask) for kind, mask in rows.items()}
-    return dressed(prompt, record.select(photons, ("pt", "eta", "phi")))
+    masks = _prompt_masks(record, {**PROMPT_OBJECTS, **DRESSING_PHOTONS})
+    prompt = {kind: _objects(record, visible, masks[kind]) for kind in PROMPT_OBJECTS}
+    return dressed(prompt, record.select(masks["dressing_photons"], ("pt", "eta", "phi")))
 
 
 def relate_jets_and_prompt(
