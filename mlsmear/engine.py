@@ -200,23 +200,57 @@ def sample_reco(
     group = np.unique(keys, return_inverse=True)[1].ravel()
     pt, eta, phi = (np.asarray(truth[f], dtype=np.float64) for f in ("pt", "eta", "phi"))
     rank = sibling_ranks(group, pt)
-    reconstructed = np.zeros(pt.size, dtype=bool)
-    reco = {q: np.full(pt.size, np.nan) for q in model.quantities}
+    reconstructed, reco = _all_lost(model, pt.size)
     for r in range(int(rank.max(initial=-1)) + 1):
         rows = np.flatnonzero(rank == r)
         context = sibling_sums(group, pt, eta, phi, rank, reconstructed, rows)
-        rows_truth = {**{f: np.asarray(v)[rows] for f, v in truth.items()}, **context}
-        reconstructed[rows], values = _reco(model, rows_truth, keys[rows], index[rows], **options)
-        for q, v in values.items():
-            reco[q][rows] = v
+        rows_truth = {**_rows(truth, rows), **context}
+        _fill(reconstructed, reco, rows, _reco(model, rows_truth, keys[rows], index[rows],
+                                               **options))
     return reconstructed, reco
+
+
+def _all_lost(model: KindModel, n: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """``(reconstructed, reco)`` of ``n`` lost objects, to be filled by :func:`_fill`."""
+    return np.zeros(n, dtype=bool), {q: np.full(n, np.nan) for q in model.quantities}
+
+
+def _rows(truth: Mapping[str, np.ndarray], rows: np.ndarray) -> dict[str, np.ndarray]:
+    return {f: np.asarray(v)[rows] for f, v in truth.items()}
+
+
+def _fill(
+    reconstructed: np.ndarray, reco: dict[str, np.ndarray], rows: np.ndarray,
+    sampled: tuple[np.ndarray, dict[str, np.ndarray]],
+) -> None:
+    """Write the ``(reconstructed, reco)`` sampled for ``rows`` into the full arrays."""
+    reconstructed[rows] = sampled[0]
+    for q, v in sampled[1].items():
+        reco[q][rows] = v
 
 
 def _reco(
     model: KindModel, truth: Mapping[str, np.ndarray], keys: np.ndarray, index: np.ndarray,
     **options: Any,
 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """:func:`sample_reco` of objects whose inputs are all in ``truth``."""
+    """:func:`sample_reco` of objects whose inputs are all in ``truth``: those outside the
+    model's truth acceptance (:meth:`KindModel.in_acceptance`) are lost, not sampled (each
+    object's uniforms come from its own key and index, so the others' draws do not change)."""
+    inside = model.in_acceptance(truth["eta"]) if "eta" in truth else None
+    if inside is not None and not inside.all():
+        rows = np.flatnonzero(inside)
+        reconstructed, reco = _all_lost(model, inside.size)
+        _fill(reconstructed, reco, rows, _sampled_reco(model, _rows(truth, rows), keys[rows],
+                                                       index[rows], **options))
+        return reconstructed, reco
+    return _sampled_reco(model, truth, keys, index, **options)
+
+
+def _sampled_reco(
+    model: KindModel, truth: Mapping[str, np.ndarray], keys: np.ndarray, index: np.ndarray,
+    **options: Any,
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """:func:`_reco` of objects that are all sampled."""
     reconstructed, r, is_zero = sample_residuals(
         model, model.features(truth), keys, index, **options
     )

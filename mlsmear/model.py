@@ -74,7 +74,11 @@ class KindModel:
         inputs: truth input features, in network column order.
         binnings: one residual binning per quantity of the kind, in sampling order.
         net: the classifier network.
-        thresholds: cuts applied to the smeared objects: ``pt_min`` (GeV), ``abs_eta_max``.
+        thresholds: cuts applied to the smeared objects: ``pt_min`` (GeV), ``abs_eta_max``; and
+            ``truth_abs_eta_max``, the truth acceptance: objects beyond this truth |η| are lost
+            without being sampled (the largest truth |η| the teacher reconstructed in the
+            training data, set by :func:`~mlsmear.training.fit_model`: a network smears the
+            teacher's sharp geometric edge over a few hundredths in η).
         card: free-form provenance and validation figures recorded in the model card.
         precision: dtype of the network's evaluation, ``"float32"`` or ``"bfloat16"`` (weights
             and activations; softmax and sampling stay float32/float64). Part of the card: the
@@ -133,10 +137,11 @@ class KindModel:
                 f"{self.net.n_quantities} quantities, features give {n_columns} and the model "
                 f"has {len(quantities)}"
             )
-        unknown = set(self.thresholds) - {"pt_min", "abs_eta_max"}
+        unknown = set(self.thresholds) - {"pt_min", "abs_eta_max", "truth_abs_eta_max"}
         if unknown:
             raise ModelFileError(
-                f"unknown thresholds {sorted(unknown)}; valid: pt_min, abs_eta_max"
+                f"unknown thresholds {sorted(unknown)}; valid: pt_min, abs_eta_max, "
+                "truth_abs_eta_max"
             )
         object.__setattr__(self, "zero_quantities", tuple(self.zero_quantities))
         if not set(self.zero_quantities) <= {*spec.may_be_zero, *self.tags}:
@@ -217,6 +222,12 @@ class KindModel:
     def residual_kinds(self) -> tuple[str, ...]:
         """Residual kind of each of :attr:`quantities`."""
         return (*self.spec.residuals, *(TAG_RESIDUAL for _ in self.tags))
+
+    def in_acceptance(self, eta: np.ndarray) -> np.ndarray | None:
+        """Bool per object: its truth ``eta`` is inside the truth acceptance
+        (``thresholds["truth_abs_eta_max"]``); None when the model has none."""
+        edge = self.thresholds.get("truth_abs_eta_max")
+        return None if edge is None else np.abs(np.asarray(eta)) <= edge
 
     def features(self, truth: Mapping[str, np.ndarray]) -> np.ndarray:
         """Network input matrix ``(n, n_inputs)`` float32 from flat truth columns."""

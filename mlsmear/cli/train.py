@@ -82,6 +82,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "(onnxruntime: 1.25x torch's float32 rate end to end on a 2-core AVX2 CPU; CUDA: torch)",
     )
     parser.add_argument(
+        "--no-truth-acceptance", action="store_true",
+        help="learn the teacher's |η| acceptance with the network instead of as a sharp truth "
+        "edge (the largest truth |η| the teacher reconstructed; objects beyond it are lost)",
+    )
+    parser.add_argument(
         "--no-tags", action="store_true",
         help="jets: do not learn the teacher's b/c-tags (default: learn those the pairs hold)",
     )
@@ -185,6 +190,7 @@ def run(args: argparse.Namespace) -> int:
         )
     config = TrainConfig(
         trunk=tuple(args.trunk), head=args.head, autoregressive=not args.independent,
+        truth_acceptance=not args.no_truth_acceptance,
         binning=args.binning, epochs=args.epochs, batch_size=args.batch_size,
         learning_rate=args.learning_rate, patience=args.patience, seed=args.seed,
         progress=not args.no_progress,

@@ -24,8 +24,11 @@ from ..training import TrainConfig, fit_model
 __all__ = ["BASELINE", "baseline_config", "training_sources", "train_baseline"]
 
 #: What makes the baseline: the paper's independent heads and clipped equal-width bins (and no
-#: category for exactly-zero reco values).
-BASELINE = {"autoregressive": False, "binning": "clipped", "zero_category": False}
+#: category for exactly-zero reco values, no learnt truth acceptance).
+BASELINE = {
+    "autoregressive": False, "binning": "clipped", "zero_category": False,
+    "truth_acceptance": False,
+}
 
 
 def baseline_config(model: KindModel, *, epochs: int | None = None, progress: bool = True):
