@@ -6,7 +6,7 @@
 #   weights/make_bundle.sh delphes-cms     # real Delphes, CMS card (mlsmear delphes build first; ~2 h)
 #   weights/make_bundle.sh delphes-atlas   # real Delphes, ATLAS card
 #
-# Seeds: training samples 1 (mix), 20 (the mix the leptons train on), 5 (lepton-rich), 6-9, 15,
+# Seeds: training samples 1 (mix), 20 and 23 (the mixes the leptons and photons train on), 5 (lepton-rich), 6-9, 15,
 # 16, 19, 21 (lepton guns; 19 and 21 the 5-20 GeV threshold guns); hold-outs 2 (mix), 11 (ttbar),
 # 12 and 22 (Z+jets; 22: 30 000 events, decisive at the dilepton Z), 13 (QCD), 14 (W+jets),
 # 4 (diboson, a process outside the training mix), 17 and 18 (e and mu guns: decisive lepton
@@ -36,6 +36,7 @@ gun() { gen "$@" --job-size $gun_job_size; }
 if [[ $stage == all || $stage == gen ]]; then
   gen mix-train --process mix --events 300000 --seed 1
   gen mix-e-train --process mix --events 100000 --seed 20
+  gen mix-e-train2 --process mix --events 100000 --seed 23
   gen leptons-train --process leptons --events 60000 --seed 5
   gun gun-e-lo --process gun-e --events 80000 --seed 6 --pt-range 10 100 --eta-range -3 3
   gun gun-e-hi --process gun-e --events 70000 --seed 7 --pt-range 100 1000 --eta-range -3 3
@@ -67,9 +68,14 @@ if [[ $stage == all || $stage == train ]]; then
   # electrons follow their sampled siblings (close e+e- of a boosted Z: both or neither); e and mu
   # train on mix-e-train (100 k mix events), the delphes-cms leptons were retrained with dressing
   # and the GenJets beside them (nb_jet_dr, nb_jet_ratio) on it, without waiting 90 min for mix-train
-  $train --pairs $pairs/mix-e-train $pairs/leptons-train $pairs/gun-e-lo $pairs/gun-e-hi $pairs/gun-e-lo2 $pairs/gun-e-thr --kind electron --epochs "${LEP_EPOCHS:-60}" --patience 8 --follow-siblings
+  # electrons without the truth acceptance (the shipped model predates it): retrained with it
+  # (seeds 0 and 1, no early stop) Z+jets electrons came out 0.014 low in both, where this recipe
+  # gave 0.006 (seed 0, shipped) and 0.027 (seed 1) low: the training seed moves them by 0.02
+  $train --pairs $pairs/mix-e-train $pairs/leptons-train $pairs/gun-e-lo $pairs/gun-e-hi $pairs/gun-e-lo2 $pairs/gun-e-thr --kind electron --epochs "${LEP_EPOCHS:-60}" --patience 8 --follow-siblings --no-truth-acceptance
   $train --pairs $pairs/mix-e-train $pairs/leptons-train $pairs/gun-mu-lo $pairs/gun-mu-hi $pairs/gun-mu-lo2 $pairs/gun-mu-thr --kind muon --epochs "${LEP_EPOCHS:-60}" --patience 8
-  $train --pairs $pairs/mix-train $pairs/leptons-train --kind photon --epochs "${LEP_EPOCHS:-60}" --patience 8
+  # photons on all three mixes (~139 k rows) with the truth acceptance: W+jets' photon + jet
+  # selection 0.919 of Delphes before (mix-train alone, no acceptance), 0.969 with these
+  $train --pairs $pairs/mix-train $pairs/mix-e-train $pairs/mix-e-train2 $pairs/leptons-train --kind photon --epochs "${LEP_EPOCHS:-60}" --patience 8
   # photons from the electrons the electron model lost (their track lost, their shower kept);
   # ~125 k rows: batches of 1024 (at 4096 the efficiency came out 10 % low, 0.247 for 0.274)
   $train --pairs $pairs/mix-train $pairs/leptons-train $pairs/gun-e-lo $pairs/gun-e-hi $pairs/gun-e-lo2 --kind photon_from_electron --epochs "${LEP_EPOCHS:-60}" --patience 8 --batch-size 1024
