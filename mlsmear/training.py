@@ -5,8 +5,10 @@ bins from matched ones; later heads learn residual bins of matched objects only,
 positions of the earlier quantities fed forward (teacher forcing). A quantity whose reco value can
 be exactly 0 (the mass of a one-tower jet) learns those rows as its category 0, so the learnt
 detector draws massless jets as a point mass instead of smearing them to small masses. Adam with a
-cosine learning-rate schedule, a validation split with early stopping (best epoch kept), fixed
-seeds.
+cosine learning-rate schedule, the efficiency weighted in the loss, a validation split with early
+stopping, fixed seeds. Early stopping restores the best epoch and cools it down (learning rate
+annealed linearly to 0 over a few epochs): the epoch it picks mid-schedule was taken at a high
+learning rate.
 """
 
 from __future__ import annotations
@@ -48,7 +50,14 @@ class TrainConfig:
         truth_acceptance: learn the teacher's truth acceptance in |η| as an edge, not as
             network output (see :func:`fit_model`; off = the paper's).
         epochs, batch_size, learning_rate: optimiser settings (cosine schedule to 0).
-        validation_fraction, patience: early stopping on the validation loss.
+        efficiency_weight: weight of the efficiency ("not reconstructed" vs the rest) in the
+            loss of kinds with an efficiency (1 = plain 101-way cross-entropy, the paper's). The
+            efficiency is a binary term among 4 × ln 101 nats of residual bins; at weight 1 the
+            toy closure's efficiency came out up to 0.014 (4σ) off at the best epoch while the
+            residual heads already overfit, at 10 within 1.3σ (docs/design.md, Training).
+        validation_fraction, patience: early stopping on the validation (weighted) loss.
+        cooldown: epochs of linear learning-rate decay to 0 from the best epoch after early
+            stopping (0 = keep the best epoch as it was); the best of all epochs is kept.
         seed: seeds the split, the initialisation and the batch order.
         progress: show a progress bar.
     """
@@ -62,8 +71,10 @@ class TrainConfig:
     epochs: int = 20
     batch_size: int = 4096
     learning_rate: float = 2e-3
+    efficiency_weight: float = 10.0
     validation_fraction: float = 0.1
     patience: int = 4
+    cooldown: int = 2
     seed: int = 0
     progress: bool = True
 
@@ -154,13 +165,99 @@ def _inside_acceptance(
             int((~inside).sum()))
 
 
-def _loss(net: SmearNet, x, categories, positions, matched) -> torch.Tensor:
+def _loss(net: SmearNet, x, categories, positions, matched, efficiency_weight: float = 1.0
+          ) -> torch.Tensor:
+    """Cross-entropy of every head (later heads on matched rows only), plus
+    ``efficiency_weight − 1`` times the binary cross-entropy of head 0's "not reconstructed"
+    against the rest. The 101-way loss of head 0 is exactly that binary term plus the residual
+    term of the matched rows, so the weight only shifts the optimisation's attention to the
+    efficiency; both terms are minimised by the true distribution."""
     logits = net(x, positions)
     loss = F.cross_entropy(logits[0], categories[:, 0])
+    if efficiency_weight != 1.0:
+        log_norm = torch.logsumexp(logits[0], dim=1)
+        log_lost = logits[0][:, 0] - log_norm
+        log_kept = torch.logsumexp(logits[0][:, 1:], dim=1) - log_norm
+        loss = loss - (efficiency_weight - 1.0) * torch.where(~matched, log_lost, log_kept).mean()
     if matched.any():
         for k in range(1, len(logits)):
             loss = loss + F.cross_entropy(logits[k][matched], categories[matched, k])
     return loss
+
+
+def _optimise(
+    net: SmearNet,
+    data: tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor],
+    train: torch.Tensor,
+    val: torch.Tensor,
+    config: TrainConfig,
+    efficiency_weight: float,
+    desc: str,
+) -> tuple[list[float], int, int | None]:
+    """Adam on the ``train`` rows of ``data`` = (inputs, categories, positions, matched), cosine
+    schedule over ``config.epochs``, early stopping on the ``val`` rows; after an early stop the
+    best epoch (weights and optimiser state) is cooled down: ``config.cooldown`` epochs with the
+    learning rate falling linearly from the best epoch's to 0. Leaves ``net`` at the best epoch
+    of all and returns (validation losses per epoch, best epoch, epoch cooled from or None)."""
+    x, categories, positions, matched = data
+    steps_per_epoch = math.ceil(train.numel() / config.batch_size)
+    optimiser = torch.optim.Adam(net.parameters(), lr=config.learning_rate)
+    n_steps = config.epochs * steps_per_epoch
+    cosine = config.learning_rate * 0.5 * (1 + np.cos(np.pi * np.arange(n_steps) / n_steps))
+    generator = torch.Generator().manual_seed(config.seed)
+    bar = tqdm(total=config.epochs, desc=desc, disable=not config.progress)
+    history: list[float] = []
+    best: tuple[float, int, tuple[dict, dict]] = (math.inf, 0, ({}, {}))
+
+    def epoch_at(learning_rates: np.ndarray) -> None:
+        """One pass over the training rows at the given per-step learning rates, then the
+        validation loss (recorded; the best epoch's state kept)."""
+        nonlocal best
+        net.train()
+        perm = train[torch.randperm(train.numel(), generator=generator)]
+        for i, lr in enumerate(learning_rates):
+            for group in optimiser.param_groups:
+                group["lr"] = float(lr)
+            b = perm[i * config.batch_size : (i + 1) * config.batch_size]
+            loss = _loss(net, x[b], categories[b], positions[b], matched[b], efficiency_weight)
+            optimiser.zero_grad(set_to_none=True)
+            loss.backward()
+            optimiser.step()
+        net.eval()
+        with torch.no_grad():
+            val_loss = float(
+                _loss(net, x[val], categories[val], positions[val], matched[val],
+                      efficiency_weight)
+            )
+        history.append(round(val_loss, 5))
+        bar.update()
+        bar.set_postfix(val_loss=f"{val_loss:.4f}")
+        if val_loss < best[0]:
+            state = copy.deepcopy(net.state_dict()), copy.deepcopy(optimiser.state_dict())
+            best = (val_loss, len(history) - 1, state)
+
+    stopped_early = False
+    for epoch in range(config.epochs):
+        epoch_at(cosine[epoch * steps_per_epoch : (epoch + 1) * steps_per_epoch])
+        if epoch > best[1] and epoch - best[1] >= config.patience and epoch + 1 < config.epochs:
+            stopped_early = True
+            break
+    if not math.isfinite(best[0]):
+        raise RuntimeError(f"{desc}: no epoch gave a finite validation loss ({history})")
+    cooled_from = best[1] if stopped_early and config.cooldown > 0 else None
+    if cooled_from is not None:
+        net.load_state_dict(best[2][0])
+        optimiser.load_state_dict(best[2][1])
+        n_cool = config.cooldown * steps_per_epoch
+        decay = cosine[(cooled_from + 1) * steps_per_epoch - 1] * (
+            1 - np.arange(1, n_cool + 1) / n_cool
+        )
+        bar.total += config.cooldown
+        for k in range(config.cooldown):
+            epoch_at(decay[k * steps_per_epoch : (k + 1) * steps_per_epoch])
+    bar.close()
+    net.load_state_dict(best[2][0])
+    return history, best[1], cooled_from
 
 
 def fit_model(
@@ -205,6 +302,9 @@ def fit_model(
         truth, reco, matched, thresholds["truth_abs_eta_max"], beyond = _inside_acceptance(
             truth, reco, matched
         )
+    if config.efficiency_weight < 1.0:
+        raise ValueError(f"efficiency_weight must be >= 1, got {config.efficiency_weight}")
+    weight = config.efficiency_weight if spec.has_efficiency else 1.0
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
     features = [InputFeature.fit(n, t, truth[n]) for n, t in (inputs or spec.inputs)]
@@ -223,42 +323,16 @@ def fit_model(
     order = rng.permutation(matched.size)
     n_val = max(1, int(config.validation_fraction * matched.size))
     val, train = torch.from_numpy(order[:n_val]), torch.from_numpy(order[n_val:])
-    steps_per_epoch = math.ceil(train.numel() / config.batch_size)
-    optimiser = torch.optim.Adam(net.parameters(), lr=config.learning_rate)
-    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(
-        optimiser, T_max=config.epochs * steps_per_epoch
-    )
-    generator = torch.Generator().manual_seed(config.seed)
-    best = (math.inf, 0, copy.deepcopy(net.state_dict()))
-    history = []
     start = time.perf_counter()
-    bar = tqdm(range(config.epochs), desc=f"train {kind}", disable=not config.progress)
-    for epoch in bar:
-        net.train()
-        perm = train[torch.randperm(train.numel(), generator=generator)]
-        for i in range(steps_per_epoch):
-            b = perm[i * config.batch_size : (i + 1) * config.batch_size]
-            loss = _loss(net, x[b], cat_t[b], pos_t[b], matched_t[b])
-            optimiser.zero_grad(set_to_none=True)
-            loss.backward()
-            optimiser.step()
-            schedule.step()
-        net.eval()
-        with torch.no_grad():
-            val_loss = float(_loss(net, x[val], cat_t[val], pos_t[val], matched_t[val]))
-        history.append(round(val_loss, 5))
-        bar.set_postfix(val_loss=f"{val_loss:.4f}")
-        if val_loss < best[0]:
-            best = (val_loss, epoch, copy.deepcopy(net.state_dict()))
-        elif epoch - best[1] >= config.patience:
-            break
-    net.load_state_dict(best[2])
+    history, best_epoch, cooled_from = _optimise(
+        net, (x, cat_t, pos_t, matched_t), train, val, config, weight, f"train {kind}"
+    )
     training = {
         "config": asdict(config),
         "inputs": [f.to_config() for f in features],
         "objects": int(n_objects), "matched": int(matched.sum()),
         "beyond_truth_acceptance": beyond,
-        "validation_loss": history, "best_epoch": best[1],
+        "validation_loss": history, "best_epoch": best_epoch, "cooled_from_epoch": cooled_from,
         "seconds": round(time.perf_counter() - start, 1),
     }
     full_card = {**(card or {}), "training": {**(card or {}).get("training", {}), **training}}

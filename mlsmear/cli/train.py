@@ -48,6 +48,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="hidden width of each quantity's 101-way head")
     parser.add_argument("--patience", type=int, default=defaults.patience,
                         help="stop after this many epochs without a better validation loss")
+    parser.add_argument("--cooldown", type=int, default=defaults.cooldown, metavar="EPOCHS",
+                        help="after an early stop, anneal the best epoch's learning rate "
+                        "linearly to 0 over this many epochs (0: keep the best epoch as is)")
+    parser.add_argument("--efficiency-weight", type=float, default=defaults.efficiency_weight,
+                        help="weight of the efficiency (lost vs reconstructed) in the loss "
+                        "(1: the plain 101-way cross-entropy)")
     parser.add_argument("--seed", type=int, default=defaults.seed,
                         help="seeds the validation split, the initialisation and the batch order")
     parser.add_argument(
@@ -142,6 +148,12 @@ def _check_arguments(args: argparse.Namespace) -> None:
             raise ValueError(f"train {option} must be a positive integer, got {value}")
     if args.patience is not None and args.patience < 0:
         raise ValueError(f"train --patience must be >= 0, got {args.patience}")
+    if args.cooldown is not None and args.cooldown < 0:
+        raise ValueError(f"train --cooldown must be >= 0, got {args.cooldown}")
+    if not (args.efficiency_weight >= 1 and np.isfinite(args.efficiency_weight)):
+        raise ValueError(
+            f"train --efficiency-weight must be a number >= 1, got {args.efficiency_weight}"
+        )
     if not (args.learning_rate > 0 and np.isfinite(args.learning_rate)):
         raise ValueError(
             f"train --learning-rate must be a positive number, got {args.learning_rate}"
@@ -192,8 +204,8 @@ def run(args: argparse.Namespace) -> int:
         trunk=tuple(args.trunk), head=args.head, autoregressive=not args.independent,
         truth_acceptance=not args.no_truth_acceptance,
         binning=args.binning, epochs=args.epochs, batch_size=args.batch_size,
-        learning_rate=args.learning_rate, patience=args.patience, seed=args.seed,
-        progress=not args.no_progress,
+        learning_rate=args.learning_rate, patience=args.patience, cooldown=args.cooldown,
+        efficiency_weight=args.efficiency_weight, seed=args.seed, progress=not args.no_progress,
     )
     model = fit_model(
         args.kind, truth, reco, matched, inputs=inputs,

@@ -24,10 +24,10 @@ from ..training import TrainConfig, fit_model
 __all__ = ["BASELINE", "baseline_config", "training_sources", "train_baseline"]
 
 #: What makes the baseline: the paper's independent heads and clipped equal-width bins (and no
-#: category for exactly-zero reco values, no learnt truth acceptance).
+#: category for exactly-zero reco values, no learnt truth acceptance, the plain 101-way loss).
 BASELINE = {
     "autoregressive": False, "binning": "clipped", "zero_category": False,
-    "truth_acceptance": False,
+    "truth_acceptance": False, "efficiency_weight": 1.0,
 }
 
 

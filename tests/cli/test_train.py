@@ -53,3 +53,15 @@ def test_train_errors_are_clear(tmp_path, capsys):
     assert "no such pairs directory or ROOT file" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["train", "--pairs", str(NANO), "--kind", "tau", "--output", str(tmp_path)])
+
+
+@pytest.mark.parametrize(("option", "value", "message"), [
+    ("--cooldown", "-1", "--cooldown must be >= 0"),
+    ("--efficiency-weight", "0.5", "--efficiency-weight must be a number >= 1"),
+    ("--efficiency-weight", "nan", "--efficiency-weight must be a number >= 1"),
+])
+def test_train_refuses_bad_loop_settings(tmp_path, capsys, option, value, message):
+    # refused before any reading: the options cannot give a model whatever the data
+    assert main(["train", "--pairs", str(NANO), "--kind", "jet", "--output", str(tmp_path),
+                 option, value]) == 2
+    assert message in capsys.readouterr().err
