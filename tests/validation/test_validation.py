@@ -10,8 +10,10 @@ from __future__ import annotations
 import json
 import shutil
 import warnings
+from types import SimpleNamespace
 
 import awkward as ak
+import hist
 import numpy as np
 import pytest
 from scipy import special
@@ -413,3 +415,33 @@ def test_auc_ignores_what_the_learnt_objects_decided():
         groups=sample.event, max_rows=n, seed=0,
     )
     assert abs(auc.value - 0.5) < 4 * auc.unc + 0.01, auc
+
+
+def _efficiency_histograms(counts) -> hist.Hist:
+    h = hist.Hist(hist.axis.Variable(np.arange(len(counts) + 1.0), name="eta"))
+    h.view()[:] = counts
+    return h
+
+
+@pytest.mark.parametrize("trivial", ["none", "all"])
+def test_bins_both_detectors_agree_on_trivially_are_not_a_figure(trivial):
+    from mlsmear.validation.summary import _efficiency_metrics
+
+    n = np.array([100_000.0, 100_000.0, 100.0])
+    # bin 0: both reconstruct none (beyond the acceptance) or all; bin 1: 0.009 apart with
+    # σ ≈ 0.0022; bin 2: too few objects (σ > 0.004)
+    k0 = 0.0 if trivial == "none" else n[0]
+    k_ref, k_test = np.array([k0, 50_900.0, 60.0]), np.array([k0, 50_000.0, 20.0])
+
+    def observables(passed, total):
+        return SimpleNamespace(passed={"eta": _efficiency_histograms(passed)},
+                               total={"eta": _efficiency_histograms(total)})
+
+    out = _efficiency_metrics(observables(k_test, n), observables(k_ref, n))
+    assert out["max_eff_diff"] == pytest.approx(0.009)
+    assert out["max_eff_diff_where"] == "truth eta [1, 2)"
+    assert out["max_eff_diff_bins"] == [1, 3]
+    # only the trivial bin and the thin one: no figure, not "0.0000"
+    out = _efficiency_metrics(observables(k_test[[0, 2]], n[[0, 2]]),
+                              observables(k_ref[[0, 2]], n[[0, 2]]))
+    assert np.isnan(out["max_eff_diff"]) and out["max_eff_diff_where"] is None
