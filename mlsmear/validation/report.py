@@ -236,11 +236,14 @@ def write_html(
         parts += [f"<h2>{kind}</h2>", _kind_table(kind, kind_metrics), "<div class='figs'>"]
         parts += [_image(p) for p in figures.get(kind, ())]
         parts.append("</div>")
-    if "closure" in metrics:
+    if metrics.get("closure", {}).get("selections"):
         parts += ["<h2>analysis closure: the same events, the same selections</h2>",
                   _closure_html(metrics["closure"]), "<div class='figs'>"]
         parts += [_image(p) for p in figures.get("closure", ())]
         parts.append("</div>")
+    elif "closure" in metrics:  # leptons alone (guns): their per-object checks
+        parts += ["<h2>lepton efficiency, teacher vs learnt on the same truth objects</h2>",
+                  *_object_checks_html(metrics["closure"].get("objects", {}))]
     parts.append("</body></html>")
     path = Path(path)
     path.write_text("\n".join(parts), encoding="utf-8")

@@ -211,3 +211,28 @@ def test_build_and_info_errors(tmp_path, monkeypatch, capsys):
     assert "no Delphes source tree" in str(error.value) or "needs" in str(error.value)
     assert main(["delphes", "info"]) == 2 and "not built" in capsys.readouterr().err
     assert main(["delphes", "build"]) == 2 and "--source" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_validate_a_lepton_gun_gives_its_efficiency_per_pt_bin(delphes, tmp_path):
+    # a gun hold-out has no muons, so no event selections; its electrons' efficiency per
+    # truth-pT bin is still compared with the teacher's, on the same truth electrons
+    from mlsmear.cli import main
+
+    pairs, out = tmp_path / "gun", tmp_path / "report"
+    assert main(["generate", "--detector", "delphes", "--card", "delphes-cms", "--process",
+                 "gun-e", "--events", "2000", "--seed", "901", "--pt-range", "10", "100",
+                 "--job-size", "2000", "--output", str(pairs), "--no-progress"]) == 0
+    assert main(["validate", "--model", "delphes-cms", "--pairs", str(pairs), "--output",
+                 str(out), "--auc-objects", "1000", "--no-progress"]) == 0
+    closure = json.loads((out / "metrics.json").read_text())["closure"]
+    assert closure["selections"] == {}
+    table = pq.read_table(pairs / "electron.parquet")
+    truth = {c: table.column(c).to_numpy() for c in ("truth_jet_iso", "truth_eta", "truth_pt")}
+    isolated = (truth["truth_jet_iso"] < 0.05) & (np.abs(truth["truth_eta"]) < 2.5)
+    rows = closure["objects"]["electron_efficiency"]
+    for label, lo, hi in (("pt10-25", 10, 25), ("pt25+", 25, np.inf)):
+        expected = int((isolated & (truth["truth_pt"] >= lo) & (truth["truth_pt"] < hi)).sum())
+        assert expected > 100 and rows[label]["objects"] == expected
+        assert 0 < rows[label]["teacher"] < 1 and 0 < rows[label]["learnt"] < 1
+    assert "lepton efficiency" in (out / "report.html").read_text()
