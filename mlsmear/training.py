@@ -173,12 +173,12 @@ def _loss(net: SmearNet, x, categories, positions, matched, efficiency_weight: f
     term of the matched rows, so the weight only shifts the optimisation's attention to the
     efficiency; both terms are minimised by the true distribution."""
     logits = net(x, positions)
-    loss = F.cross_entropy(logits[0], categories[:, 0])
+    log_p = F.log_softmax(logits[0], dim=1)  # one normalisation serves both terms
+    loss = F.nll_loss(log_p, categories[:, 0])
     if efficiency_weight != 1.0:
-        log_norm = torch.logsumexp(logits[0], dim=1)
-        log_lost = logits[0][:, 0] - log_norm
-        log_kept = torch.logsumexp(logits[0][:, 1:], dim=1) - log_norm
-        loss = loss - (efficiency_weight - 1.0) * torch.where(~matched, log_lost, log_kept).mean()
+        log_kept = torch.logsumexp(log_p[:, 1:], dim=1)
+        binary = torch.where(~matched, log_p[:, 0], log_kept).mean()
+        loss = loss - (efficiency_weight - 1.0) * binary
     if matched.any():
         for k in range(1, len(logits)):
             loss = loss + F.cross_entropy(logits[k][matched], categories[matched, k])
@@ -290,6 +290,10 @@ def fit_model(
         tag_types: tags to learn after the kinematics (their reco values in ``reco``), each
             ``"decision"`` (0/1) or ``"discriminant"``, see :class:`~mlsmear.model.KindModel`.
     """
+    if not (config.efficiency_weight >= 1.0 and math.isfinite(config.efficiency_weight)):
+        raise ValueError(f"efficiency_weight must be a number >= 1, got {config.efficiency_weight}")
+    if config.cooldown < 0:
+        raise ValueError(f"cooldown must be >= 0 epochs, got {config.cooldown}")
     spec = kind_spec(kind)
     matched = np.asarray(matched, dtype=bool)
     if not spec.has_efficiency and not matched.all():
@@ -302,8 +306,6 @@ def fit_model(
         truth, reco, matched, thresholds["truth_abs_eta_max"], beyond = _inside_acceptance(
             truth, reco, matched
         )
-    if config.efficiency_weight < 1.0:
-        raise ValueError(f"efficiency_weight must be >= 1, got {config.efficiency_weight}")
     weight = config.efficiency_weight if spec.has_efficiency else 1.0
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)

@@ -72,9 +72,14 @@ def test_no_cooldown_when_the_schedule_ran_out():
     assert card["cooled_from_epoch"] is None and len(card["validation_loss"]) == 2
 
 
-def test_efficiency_weight_below_one_is_refused():
-    with pytest.raises(ValueError, match="efficiency_weight"):
-        _fit(epochs=1, efficiency_weight=0.5)
+@pytest.mark.parametrize(("setting", "value", "message"), [
+    ("efficiency_weight", 0.5, "efficiency_weight"),
+    ("efficiency_weight", math.nan, "efficiency_weight"),
+    ("cooldown", -1, "cooldown"),
+])
+def test_bad_loop_settings_are_refused(setting, value, message):
+    with pytest.raises(ValueError, match=message):
+        _fit(epochs=1, **{setting: value})
 
 
 def test_cooldown_zero_keeps_the_best_epoch_as_is():
